@@ -1,0 +1,5 @@
+import sys
+
+from lossviewer.cli import main
+
+sys.exit(main())

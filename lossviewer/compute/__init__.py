@@ -1,0 +1,1 @@
+"""Qt-free jobs: frozen requests in, generators yielding progress, results out."""

@@ -1,0 +1,1 @@
+"""Qt-free numerics: landscapes, optimizers, schedules, trajectories, grids."""

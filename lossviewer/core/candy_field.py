@@ -1,0 +1,163 @@
+"""The candy field: a hand-made landscape with every feature a loss-surface explainer needs.
+
+A gentle bowl that levels off into a flat plateau towards the edges, four Gaussian
+wells (one global minimum and three local ones), two round bumps and a long ridge.
+Everything is a sum of (anisotropic) Gaussians, so value, gradient and Hessian are
+closed-form; the minima are located by Newton's method from the well centres each
+time the parameters change.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lossviewer.core.landscape import Landscape, Minimum, ParamSpec
+
+# Layout, in the default domain [-5, 5]². Wells: (x, y, depth, width). The first
+# one sits at the bottom of the base bowl and is the deepest, so it is the global
+# minimum for every parameter setting; the other three are local minima.
+_WELLS = (
+    (0.5, -0.5, 1.6, 0.8),
+    (-1.6, -1.4, 1.3, 0.7),
+    (-1.2, 1.5, 1.25, 0.7),
+    (2.1, 1.2, 1.2, 0.65),
+)
+# Bumps: (x, y, relative height, width)
+_BUMPS = (
+    (-1.9, 0.2, 1.0, 0.55),
+    (2.2, -1.6, 0.8, 0.55),
+)
+# Ridge: centre, direction of its long axis (degrees), long and short widths. It
+# runs outwards from the centre between two wells, so it never dams a trough.
+_RIDGE = (0.45, 1.9, 80.0, 0.85, 0.28)
+# Base bowl: centre and width; a super-Gaussian 1 − exp(−(r²/2s²)^k), so its floor
+# is nearly flat, its wall steep, and beyond r ≈ 1.6·s it levels off into the plateau.
+_BASE = (0.5, -0.5, 2.7)
+_BASE_POWER = 3
+
+
+class CandyField(Landscape):
+    name = "candy_field"
+    title = "Candy field"
+    description = (
+        "Gaussian wells, bumps and a ridge in a bowl that flattens into a plateau: one "
+        "global minimum, three local ones, and room for optimizers to get stuck."
+    )
+    formula = (
+        "f = P·(1 − exp(−r²/2s²)) − depth·Σ dᵢ·exp(−|p − wᵢ|²/2σᵢ²) + bump·Σ hⱼ·exp(…) "
+        "+ ridge·exp(−½(u²/a² + v²/b²))"
+    )
+    default_domain = ((-5.0, 5.0), (-5.0, 5.0))
+    default_zscale = "linear"
+    default_start = (-4.0, 4.0)
+    param_specs = (
+        ParamSpec("depth", 1.0, 0.7, 1.5, "scale of the well depths"),
+        ParamSpec("bump", 1.0, 0.0, 2.0, "height of the round bumps"),
+        ParamSpec("ridge", 1.5, 0.0, 3.0, "height of the ridge"),
+        ParamSpec("plateau", 2.5, 1.5, 4.0, "loss level of the flat plateau"),
+        ParamSpec("width", 1.0, 0.85, 1.2, "scale of the widths of wells, bumps and ridge"),
+    )
+
+    def _configure(self) -> None:
+        p = self.params
+        w = p["width"]
+        # rows: amplitude, centre x, centre y, precision Mxx, Mxy, Myy, super-Gaussian
+        # power k; each term is amplitude·exp(−(q/2)^k) with q = (p − c)ᵀM(p − c)
+        terms: list[tuple[float, ...]] = []
+        bx, by, bs = _BASE
+        # base bowl: P − P·exp(−(q/2)²), the constant P is added in _f
+        terms.append((-p["plateau"], bx, by, 1.0 / bs**2, 0.0, 1.0 / bs**2, _BASE_POWER))
+        for x, y, d, s in _WELLS:
+            k = 1.0 / (s * w) ** 2
+            terms.append((-p["depth"] * d, x, y, k, 0.0, k, 1))
+        for x, y, h, s in _BUMPS:
+            k = 1.0 / (s * w) ** 2
+            terms.append((p["bump"] * h, x, y, k, 0.0, k, 1))
+        rx, ry, deg, a, b = _RIDGE
+        c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+        ka, kb = 1.0 / (a * w) ** 2, 1.0 / (b * w) ** 2
+        # precision R·diag(ka, kb)·Rᵀ puts the long axis along (c, s)
+        mxx, mxy, myy = ka * c * c + kb * s * s, (ka - kb) * c * s, ka * s * s + kb * c * c
+        terms.append((p["ridge"], rx, ry, mxx, mxy, myy, 1))
+        # zero-amplitude terms (bump = 0 or ridge = 0) only cost time
+        self._terms = [t for t in terms if t[0] != 0.0]
+        self._const = p["plateau"]
+        self._minima = self._find_minima()
+
+    # -- evaluation: a sum over a handful of terms (a loop over terms, not points)
+    def _each(self, x: NDArray, y: NDArray):
+        """Per term: e = a·exp(−ψ), Md, and the scalars of its derivatives.
+
+        With t = q/2 and ψ = t^k: ∇ = −e·γ·Md and ∇² = e·(α·(Md)(Md)ᵀ − γ·M),
+        where γ = k·t^(k−1) and α = γ² − k(k−1)·t^(k−2); k = 1 gives γ = α = 1.
+        """
+        with np.errstate(under="ignore"):
+            for a, cx, cy, mxx, mxy, myy, k in self._terms:
+                dx, dy = x - cx, y - cy
+                mx = mxx * dx + mxy * dy
+                my = mxy * dx + myy * dy
+                t = 0.5 * (dx * mx + dy * my)
+                if k == 1:
+                    yield a * np.exp(-t), mx, my, 1.0, 1.0, (mxx, mxy, myy)
+                else:
+                    tk2 = t ** (k - 2)
+                    gam = k * tk2 * t
+                    alpha = gam * gam - k * (k - 1) * tk2
+                    yield a * np.exp(-tk2 * t * t), mx, my, gam, alpha, (mxx, mxy, myy)
+
+    def _f(self, x, y):
+        out = np.full(np.broadcast(x, y).shape, self._const)
+        for e, *_ in self._each(x, y):
+            out = out + e
+        return out
+
+    def _g(self, x, y):
+        gx = np.zeros(np.broadcast(x, y).shape)
+        gy = np.zeros_like(gx)
+        for e, mx, my, gam, *_ in self._each(x, y):
+            gx = gx - e * gam * mx
+            gy = gy - e * gam * my
+        return gx, gy
+
+    def _h(self, x, y):
+        shape = np.broadcast(x, y).shape
+        hxx, hxy, hyy = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        for e, mx, my, gam, alpha, (mxx, mxy, myy) in self._each(x, y):
+            hxx = hxx + e * (alpha * mx * mx - gam * mxx)
+            hxy = hxy + e * (alpha * mx * my - gam * mxy)
+            hyy = hyy + e * (alpha * my * my - gam * myy)
+        return hxx, hxy, hyy
+
+    # -- minima --------------------------------------------------------------
+    def _find_minima(self) -> list[Minimum]:
+        """Newton's method from every well centre, all wells at once."""
+        P = np.array([(x, y) for x, y, _, _ in _WELLS], dtype=np.float64)
+        for _ in range(60):
+            g = self.grad(P)
+            H = self.hess(P)
+            # Newton step where the Hessian is positive definite, a short gradient
+            # step elsewhere; steps are capped so no start can jump to another well.
+            det = H[:, 0, 0] * H[:, 1, 1] - H[:, 0, 1] ** 2
+            pd = (H[:, 0, 0] > 0) & (det > 1e-12)
+            safe_det = np.where(pd, det, 1.0)
+            nx = (H[:, 1, 1] * g[:, 0] - H[:, 0, 1] * g[:, 1]) / safe_det
+            ny = (H[:, 0, 0] * g[:, 1] - H[:, 0, 1] * g[:, 0]) / safe_det
+            step = np.where(pd[:, None], np.stack([nx, ny], axis=-1), 0.1 * g)
+            norm = np.linalg.norm(step, axis=-1, keepdims=True)
+            step = step * np.minimum(1.0, 0.25 / np.maximum(norm, 1e-300))
+            P = P - step
+            if np.all(norm < 1e-15):
+                break
+        values = self.value(P)
+        order = np.argsort(values, kind="stable")
+        out = []
+        for rank, i in enumerate(order):
+            kind = "global" if rank == 0 else "local"
+            out.append(Minimum(float(P[i, 0]), float(P[i, 1]), float(values[i]), kind))
+        return out
+
+    def minima(self) -> list[Minimum]:
+        return list(self._minima)

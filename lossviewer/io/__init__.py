@@ -1,0 +1,1 @@
+"""Qt-free file formats."""

@@ -1,0 +1,1 @@
+"""The application state (what is shown), Qt-free and observable."""

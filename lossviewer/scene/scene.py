@@ -1,0 +1,355 @@
+"""The scene: everything the window shows, as plain observable data.
+
+Docks edit it (validated: a bad value raises ValueError and changes nothing),
+the job runners store results in it, and the views redraw from it. Results are
+keyed by a revision so a late result for settings that changed since is
+dropped instead of shown.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lossviewer.core.functions import LANDSCAPES, make_landscape
+from lossviewer.core.grid import SurfaceDisplay, check_range, check_resolution
+from lossviewer.core.landscape import Landscape
+from lossviewer.core.optimizers import OPTIMIZERS
+from lossviewer.core.schedules import SCHEDULES
+from lossviewer.core.trajectory import Trajectory
+from lossviewer.scene.observable import Event
+
+#: path colours chosen to stand out on viridis/magma surfaces and on a projector
+RUN_COLORS = ("#ff3b30", "#ffffff", "#ff9500", "#ff2dd4", "#00e5ff", "#a3ff12", "#ffd60a")
+COLORMAPS = ("viridis", "magma", "inferno", "plasma", "cividis", "turbo")
+MAX_STEPS = 100_000
+MAX_RUNS = 32
+
+
+@dataclass(frozen=True)
+class LandscapeSettings:
+    function: str = "rosenbrock"
+    params: dict[str, float] = field(default_factory=dict)
+    xrange: tuple[float, float] = (-2.0, 2.0)
+    yrange: tuple[float, float] = (-1.0, 3.0)
+    resolution: int = 256
+    zscale: str = "log"
+    colormap: str = "viridis"
+
+    def make(self) -> Landscape:
+        return make_landscape(self.function, **self.params)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    run_id: int
+    name: str
+    optimizer: str
+    hyper: dict[str, Any]
+    start: tuple[float, float]
+    color: str
+    steps: int = 1000
+    schedule: str = "constant"
+    schedule_params: dict[str, Any] = field(default_factory=dict)
+    noise: float = 0.0
+    seed: int = 0
+    visible: bool = True
+
+
+@dataclass(frozen=True)
+class PlaybackSettings:
+    frame: int = 0
+    playing: bool = True
+    speed: float = 120.0  # optimizer steps per second
+    loop: bool = False
+    trail: int = 0  # steps of trail shown behind the marker; 0 = the whole path
+
+
+def default_hyper(optimizer: str) -> dict[str, Any]:
+    cls = OPTIMIZERS[optimizer]
+    return {h.name: h.default for h in cls.hyperparams}
+
+
+def _check_optimizer(name: str) -> str:
+    key = str(name).strip().lower()
+    if key not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer '{name}'; known: {', '.join(OPTIMIZERS)}")
+    return key
+
+
+def validate_hyper(optimizer: str, hyper: dict[str, Any]) -> dict[str, Any]:
+    """Clean hyperparameters for an optimizer; unknown names and bad values raise."""
+    cls = OPTIMIZERS[_check_optimizer(optimizer)]
+    specs = {h.name: h for h in cls.hyperparams}
+    out = {}
+    for k, v in hyper.items():
+        if k not in specs:
+            continue  # carried over from another optimizer: ignored, not an error
+        out[k] = specs[k].validate(v)
+    for name, spec in specs.items():
+        out.setdefault(name, spec.default)
+    # cross-checks (nesterov needs momentum, ...) live in the optimizer itself
+    cls((1, 2), **out)
+    return out
+
+
+def validate_schedule(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    key = str(name).strip().lower()
+    if key not in SCHEDULES:
+        raise ValueError(f"unknown schedule '{name}'; known: {', '.join(SCHEDULES)}")
+    specs = {p.name: p for p in SCHEDULES[key].params}
+    out = {k: specs[k].validate(v) for k, v in params.items() if k in specs}
+    return key, out
+
+
+def _check_point(p: Any) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in p)
+    except (TypeError, ValueError):
+        raise ValueError(f"a start point needs two numbers, got {p!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"a start point must be finite, got ({x:g}, {y:g})")
+    return (x, y)
+
+
+class Scene:
+    """The app state. Change it only through its methods, on the GUI thread."""
+
+    def __init__(self) -> None:
+        self.landscape_changed = Event("landscape_changed")  # (LandscapeSettings)
+        self.view_changed = Event("view_changed")  # z-scale / colormap only
+        self.surface_changed = Event("surface_changed")  # (SurfaceDisplay)
+        self.runs_changed = Event("runs_changed")  # () list, order, names, colours
+        self.run_changed = Event("run_changed")  # (run_id) settings of one run
+        self.trajectory_changed = Event("trajectory_changed")  # (run_id)
+        self.selection_changed = Event("selection_changed")  # (run_id | None)
+        self.playback_changed = Event("playback_changed")  # (PlaybackSettings)
+
+        self.landscape_settings = LandscapeSettings()
+        self.landscape: Landscape = self.landscape_settings.make()
+        self.surface: SurfaceDisplay | None = None
+        self.runs: dict[int, RunSettings] = {}
+        self.trajectories: dict[int, Trajectory] = {}
+        #: bumped on every change that invalidates a run's trajectory
+        self.run_revision: dict[int, int] = {}
+        self.landscape_revision = 0
+        self.selected: int | None = None
+        self.playback = PlaybackSettings()
+        self._next_id = 1
+
+    # -- landscape -----------------------------------------------------------
+    def set_landscape(self, **changes: Any) -> None:
+        """Change the function, its parameters, domain, resolution or look.
+
+        Choosing another function resets parameters, domain and z-scale to its
+        defaults and moves the start points to its default start.
+        """
+        old = self.landscape_settings
+        new = replace(old, **changes)
+        if "function" in changes and changes["function"] != old.function:
+            key = str(changes["function"]).strip().lower().replace("-", "_")
+            if key not in LANDSCAPES:
+                raise ValueError(f"unknown function '{changes['function']}'; "
+                                 f"known: {', '.join(LANDSCAPES)}")
+            cls = LANDSCAPES[key]
+            (x0, x1), (y0, y1) = cls.default_domain
+            new = replace(new, function=key, params=dict(changes.get("params", {})),
+                          xrange=changes.get("xrange", (x0, x1)),
+                          yrange=changes.get("yrange", (y0, y1)),
+                          zscale=changes.get("zscale", cls.default_zscale))
+        xr = check_range(*new.xrange, what="x range")
+        yr = check_range(*new.yrange, what="y range")
+        res = check_resolution(new.resolution)
+        if new.zscale not in ("linear", "log"):
+            raise ValueError(f"z-scale must be 'linear' or 'log', got {new.zscale!r}")
+        if new.colormap not in COLORMAPS:
+            raise ValueError(f"unknown colormap '{new.colormap}'; known: {', '.join(COLORMAPS)}")
+        landscape = new.make()  # validates parameters
+        new = replace(new, xrange=xr, yrange=yr, resolution=res, params=dict(landscape.params))
+        if new == old:
+            return
+        function_changed = new.function != old.function
+        surface_changed = (function_changed or new.params != old.params
+                           or new.xrange != old.xrange or new.yrange != old.yrange
+                           or new.resolution != old.resolution)
+        self.landscape_settings = new
+        self.landscape = landscape
+        if surface_changed:
+            self.landscape_revision += 1
+        if function_changed:
+            start = landscape.default_start
+            for rid, run in self.runs.items():
+                self.runs[rid] = replace(run, start=start)
+        self.landscape_changed.emit(new)
+        if not surface_changed:
+            self.view_changed.emit(new)
+        if function_changed or new.params != old.params:
+            for rid in self.runs:
+                self._invalidate(rid)
+
+    def set_surface(self, surface: SurfaceDisplay, revision: int) -> bool:
+        """Store a computed surface; dropped (False) if the settings changed since."""
+        if revision != self.landscape_revision:
+            return False
+        self.surface = surface
+        self.surface_changed.emit(surface)
+        return True
+
+    # -- runs ------------------------------------------------------------------
+    def add_run(self, optimizer: str = "sgd", name: str | None = None,
+                hyper: dict[str, Any] | None = None, **settings: Any) -> int:
+        if len(self.runs) >= MAX_RUNS:
+            raise ValueError(f"at most {MAX_RUNS} runs; remove one first")
+        optimizer = _check_optimizer(optimizer)
+        rid = self._next_id
+        self._next_id += 1
+        cls = OPTIMIZERS[optimizer]
+        used = {r.color for r in self.runs.values()}
+        color = settings.pop("color", None) or next(
+            (c for c in RUN_COLORS if c not in used), RUN_COLORS[rid % len(RUN_COLORS)])
+        run = RunSettings(
+            run_id=rid, name=name or cls.title, optimizer=optimizer,
+            hyper=validate_hyper(optimizer, hyper or {}),
+            start=_check_point(settings.pop("start", self.landscape.default_start)),
+            color=color, **settings)
+        run = self._validated(run)
+        self.runs[rid] = run
+        self.run_revision[rid] = 0
+        self.runs_changed.emit()
+        self._invalidate(rid)
+        if self.selected is None:
+            self.select(rid)
+        return rid
+
+    def remove_run(self, run_id: int) -> None:
+        if run_id not in self.runs:
+            return
+        del self.runs[run_id]
+        self.trajectories.pop(run_id, None)
+        self.run_revision.pop(run_id, None)
+        if self.selected == run_id:
+            self.selected = next(iter(self.runs), None)
+            self.selection_changed.emit(self.selected)
+        self.runs_changed.emit()
+
+    def duplicate_run(self, run_id: int) -> int:
+        run = self.runs[run_id]
+        return self.add_run(run.optimizer, name=f"{run.name} copy", hyper=dict(run.hyper),
+                            start=run.start, steps=run.steps, schedule=run.schedule,
+                            schedule_params=dict(run.schedule_params), noise=run.noise,
+                            seed=run.seed)
+
+    def update_run(self, run_id: int, **changes: Any) -> None:
+        """Change one run's settings; raises ValueError and keeps the old ones on bad input."""
+        old = self.runs[run_id]
+        if "optimizer" in changes:
+            changes["optimizer"] = _check_optimizer(changes["optimizer"])
+            if changes["optimizer"] != old.optimizer and "hyper" not in changes:
+                # keep the learning rate and shared options when switching optimizer
+                changes["hyper"] = {**default_hyper(changes["optimizer"]),
+                                    **{k: v for k, v in old.hyper.items() if k == "lr"}}
+        if "hyper" in changes:
+            merged = {**old.hyper, **changes["hyper"]}
+            changes["hyper"] = validate_hyper(changes.get("optimizer", old.optimizer), merged)
+        if "start" in changes:
+            changes["start"] = _check_point(changes["start"])
+        new = self._validated(replace(old, **changes))
+        if new == old:
+            return
+        self.runs[run_id] = new
+        cosmetic = {"name", "color", "visible"}
+        if set(changes) <= cosmetic:
+            self.runs_changed.emit()
+            return
+        self.run_changed.emit(run_id)
+        self._invalidate(run_id)
+
+    def _validated(self, run: RunSettings) -> RunSettings:
+        steps = run.steps
+        if not isinstance(steps, int) or isinstance(steps, bool):
+            if isinstance(steps, float) and steps.is_integer():
+                steps = int(steps)
+            else:
+                raise ValueError(f"steps must be a whole number, got {steps!r}")
+        if not 1 <= steps <= MAX_STEPS:
+            raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+        noise = float(run.noise)
+        if not (math.isfinite(noise) and noise >= 0):
+            raise ValueError(f"gradient noise must be ≥ 0, got {run.noise!r}")
+        schedule, sparams = validate_schedule(run.schedule, run.schedule_params)
+        name = str(run.name).strip() or OPTIMIZERS[run.optimizer].title
+        return replace(run, steps=steps, noise=noise, schedule=schedule,
+                       schedule_params=sparams, seed=int(run.seed), name=name)
+
+    def set_start(self, point: tuple[float, float], run_id: int | None = None) -> None:
+        """Move one run's start point (the selected one by default), or all with run_id=-1."""
+        point = _check_point(point)
+        ids = list(self.runs) if run_id == -1 else [run_id or self.selected]
+        for rid in ids:
+            if rid in self.runs:
+                self.update_run(rid, start=point)
+
+    def select(self, run_id: int | None) -> None:
+        if run_id is not None and run_id not in self.runs:
+            return
+        if run_id != self.selected:
+            self.selected = run_id
+            self.selection_changed.emit(run_id)
+
+    def _invalidate(self, run_id: int) -> None:
+        self.run_revision[run_id] = self.run_revision.get(run_id, 0) + 1
+        self.trajectories.pop(run_id, None)
+        self.trajectory_changed.emit(run_id)
+
+    def stale_runs(self) -> list[int]:
+        """Runs whose trajectory is missing for the current settings."""
+        return [rid for rid in self.runs if rid not in self.trajectories]
+
+    def set_trajectory(self, run_id: int, revision: int, trajectory: Trajectory) -> bool:
+        """Store a computed path; dropped (False) if that run changed since."""
+        if self.run_revision.get(run_id) != revision:
+            return False
+        self.trajectories[run_id] = trajectory
+        self.trajectory_changed.emit(run_id)
+        return True
+
+    # -- playback ------------------------------------------------------------
+    @property
+    def max_steps(self) -> int:
+        return max((r.steps for r in self.runs.values()), default=0)
+
+    def set_playback(self, **changes: Any) -> None:
+        new = replace(self.playback, **changes)
+        frame = int(min(max(new.frame, 0), self.max_steps))
+        speed = float(new.speed)
+        if not (math.isfinite(speed) and speed > 0):
+            raise ValueError(f"speed must be > 0 steps per second, got {new.speed!r}")
+        trail = int(new.trail)
+        if trail < 0:
+            raise ValueError(f"trail length must be ≥ 0, got {trail}")
+        new = replace(new, frame=frame, speed=speed, trail=trail)
+        if new != self.playback:
+            self.playback = new
+            self.playback_changed.emit(new)
+
+    def snapshot_runs(self) -> dict[int, RunSettings]:
+        """A copy safe to hand to a job (settings are frozen; dicts are copied)."""
+        return {rid: copy.deepcopy(run) for rid, run in self.runs.items()}
+
+
+def default_scene() -> Scene:
+    """Rosenbrock on a log scale with SGD, momentum, RMSprop and Adam racing from one start."""
+    scene = Scene()
+    scene.set_landscape(function="rosenbrock")
+    scene.set_landscape(zscale="log")
+    for opt, name, hyper in (
+        ("sgd", "SGD", {"lr": 1e-3}),
+        ("sgd", "SGD + momentum", {"lr": 2e-4, "momentum": 0.9}),
+        ("rmsprop", "RMSprop", {"lr": 1e-2}),
+        ("adam", "Adam", {"lr": 5e-2}),
+    ):
+        scene.add_run(opt, name=name, hyper=hyper, steps=1000)
+    scene.select(next(iter(scene.runs)))
+    return scene

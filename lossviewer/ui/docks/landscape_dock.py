@@ -1,0 +1,160 @@
+"""LandscapeDock: which function, its parameters, domain, resolution and look."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lossviewer.core.functions import LANDSCAPES
+from lossviewer.core.grid import MIN_RESOLUTION, estimate_grid_bytes
+from lossviewer.scene.scene import COLORMAPS, Scene
+from lossviewer.ui.widgets import NumberBox, SliderField
+
+
+class LandscapeDock(QDockWidget):
+    def __init__(self, scene: Scene, report_error: Callable[[str], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__("Landscape", parent)
+        self.setObjectName("LandscapeDock")
+        self.scene = scene
+        self.report_error = report_error
+        body = QWidget()
+        outer = QVBoxLayout(body)
+        form = QFormLayout()
+        outer.addLayout(form)
+
+        self.function = QComboBox()
+        for name, cls in LANDSCAPES.items():
+            self.function.addItem(cls.title, name)
+            self.function.setItemData(self.function.count() - 1,
+                                      f"{cls.formula}\n{cls.description}", 3)  # ToolTipRole
+        self.function.setToolTip("The loss function f(x, y) (Ctrl+PgUp / Ctrl+PgDn)")
+        form.addRow("Function", self.function)
+        self.formula = QLabel()
+        self.formula.setWordWrap(True)
+        self.formula.setStyleSheet("color: #8a93a3;")
+        form.addRow(self.formula)
+
+        self.params_box = QWidget()
+        self.params_form = QFormLayout(self.params_box)
+        self.params_form.setContentsMargins(0, 0, 0, 0)
+        form.addRow(self.params_box)
+        self._param_fields: dict[str, SliderField] = {}
+
+        self.x0, self.x1 = NumberBox(value=-2), NumberBox(value=2)
+        self.y0, self.y1 = NumberBox(value=-1), NumberBox(value=3)
+        for box in (self.x0, self.x1, self.y0, self.y1):
+            box.setToolTip("Domain shown; min must be below max")
+        form.addRow("x range", _pair(self.x0, self.x1))
+        form.addRow("y range", _pair(self.y0, self.y1))
+
+        self.resolution = QSpinBox()
+        self.resolution.setRange(MIN_RESOLUTION, 4096)
+        self.resolution.setSingleStep(64)
+        self.resolution.setKeyboardTracking(False)
+        self.resolution.setToolTip("Grid points per side for the contour map; "
+                                   "the 3D mesh is decimated to at most 384²")
+        form.addRow("Resolution", self.resolution)
+
+        self.zscale = QComboBox()
+        self.zscale.addItem("Logarithmic", "log")
+        self.zscale.addItem("Linear", "linear")
+        self.zscale.setToolTip("Log scale shows log₁₀(loss − f*): valleys that span decades (L)")
+        form.addRow("Z scale", self.zscale)
+        self.colormap = QComboBox()
+        for name in COLORMAPS:
+            self.colormap.addItem(name.capitalize(), name)
+        form.addRow("Colormap", self.colormap)
+        outer.addStretch(1)
+        self.setWidget(body)
+
+        self.refresh()
+        self.function.currentIndexChanged.connect(
+            lambda _i: self._apply(function=self.function.currentData()))
+        for box in (self.x0, self.x1):
+            box.valueChanged.connect(
+                lambda _v: self._apply(xrange=(self.x0.value(), self.x1.value())))
+        for box in (self.y0, self.y1):
+            box.valueChanged.connect(
+                lambda _v: self._apply(yrange=(self.y0.value(), self.y1.value())))
+        self.resolution.valueChanged.connect(lambda v: self._apply(resolution=v))
+        self.zscale.currentIndexChanged.connect(
+            lambda _i: self._apply(zscale=self.zscale.currentData()))
+        self.colormap.currentIndexChanged.connect(
+            lambda _i: self._apply(colormap=self.colormap.currentData()))
+        scene.landscape_changed.connect(lambda _s: self.refresh())
+
+    def _apply(self, **changes) -> None:
+        if self._refreshing:
+            return
+        try:
+            self.scene.set_landscape(**changes)
+        except ValueError as exc:
+            self.report_error(str(exc))
+            self.refresh()  # show the last good values again
+
+    def refresh(self) -> None:
+        self._refreshing = True
+        try:
+            s = self.scene.landscape_settings
+            cls = LANDSCAPES[s.function]
+            self.function.setCurrentIndex(self.function.findData(s.function))
+            self.function.setToolTip(cls.description)
+            self.formula.setText(f"f = {cls.formula}" if cls.formula else "")
+            self._rebuild_params(cls, s.params)
+            self.x0.setValue(s.xrange[0])
+            self.x1.setValue(s.xrange[1])
+            self.y0.setValue(s.yrange[0])
+            self.y1.setValue(s.yrange[1])
+            self.resolution.setValue(s.resolution)
+            mb = estimate_grid_bytes(s.resolution) / 1024**2
+            self.resolution.setToolTip(f"Grid points per side ({s.resolution}² ≈ {mb:.0f} MB); "
+                                       "the 3D mesh is decimated to at most 384²")
+            self.zscale.setCurrentIndex(self.zscale.findData(s.zscale))
+            self.colormap.setCurrentIndex(self.colormap.findData(s.colormap))
+        finally:
+            self._refreshing = False
+
+    _refreshing = False
+
+    def _rebuild_params(self, cls, values: dict[str, float]) -> None:
+        specs = cls.param_specs
+        if [p.name for p in specs] == list(self._param_fields) and \
+                getattr(self, "_param_cls", None) is cls:
+            for p in specs:
+                self._param_fields[p.name].set_value(values.get(p.name, p.default))
+            return
+        while self.params_form.rowCount():
+            self.params_form.removeRow(0)
+        self._param_fields = {}
+        self._param_cls = cls
+        for p in specs:
+            log = p.minimum > 0 and p.maximum / p.minimum >= 100
+            field = SliderField(p.minimum, p.maximum, values.get(p.name, p.default), log=log)
+            field.setToolTip(p.description or p.name)
+            field.valueChanged.connect(
+                lambda v, name=p.name: self._apply(params={**self.scene.landscape_settings.params,
+                                                           name: v}))
+            self.params_form.addRow(p.name, field)
+            self._param_fields[p.name] = field
+        self.params_box.setVisible(bool(specs))
+
+
+def _pair(a: QWidget, b: QWidget) -> QWidget:
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(a)
+    lay.addWidget(QLabel("…"))
+    lay.addWidget(b)
+    return w

@@ -1,0 +1,451 @@
+"""MainWindow: the views, the docks, the runners, and the wiring between them.
+
+Data flow: a dock edits the scene → a debounced handler snapshots what a job
+needs into a frozen request → the runner for that job cancels the previous one
+and starts the new one on a worker thread → results come back on the GUI
+thread, are stored in the scene (dropped if stale) → views redraw.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QWidget,
+)
+
+from lossviewer import __version__
+from lossviewer.compute.jobs import PathResult, PathsRequest, RunRequest, SurfaceRequest, paths_job, surface_job
+from lossviewer.core.functions import LANDSCAPES
+from lossviewer.core.grid import SurfaceDisplay
+from lossviewer.scene.scene import Scene, default_scene
+from lossviewer.ui import theme
+from lossviewer.ui.docks.landscape_dock import LandscapeDock
+from lossviewer.ui.docks.optimizer_dock import OptimizerDock
+from lossviewer.ui.docks.playback_dock import PlaybackDock
+from lossviewer.ui.job_runner import JobRunner
+from lossviewer.ui.views.contour_view import ContourView
+from lossviewer.ui.views.loss_plot import LossPlot
+from lossviewer.ui.views.surface_view import SurfaceView
+
+SURFACE_DEBOUNCE_MS = 120
+#: paths are cheap (a few ms): recompute nearly live while a slider is dragged
+PATHS_DEBOUNCE_MS = 15
+FRAME_INTERVAL_MS = 33
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, scene: Scene | None = None, function: str | None = None) -> None:
+        super().__init__()
+        theme.configure_pyqtgraph()
+        self.setWindowTitle("LossViewer")
+        self.scene = scene or default_scene()
+        if function:
+            self.scene.set_landscape(function=function)
+
+        self.surface_view = SurfaceView()
+        self.contour_view = ContourView()
+        self.loss_plot = LossPlot()
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.surface_view)
+        top.addWidget(self.contour_view)
+        top.setSizes([600, 500])
+        central = QSplitter(Qt.Orientation.Vertical)
+        central.addWidget(top)
+        central.addWidget(self.loss_plot)
+        central.setSizes([640, 200])
+        central.setChildrenCollapsible(False)
+        self.setCentralWidget(central)
+
+        self.landscape_dock = LandscapeDock(self.scene, self.report_error, self)
+        self.optimizer_dock = OptimizerDock(self.scene, self.report_error, self)
+        self.playback_dock = PlaybackDock(self.scene, self.report_error, self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.landscape_dock)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.playback_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.optimizer_dock)
+
+        # -- status bar: message, progress, cancel
+        self.status_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setRange(0, 1000)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running computation (Esc)")
+        self.cancel_button.setVisible(False)
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+
+        # -- runners
+        self.surface_runner = JobRunner("surface", self)
+        self.paths_runner = JobRunner("paths", self)
+        for r in (self.surface_runner, self.paths_runner):
+            r.progress.connect(self._on_progress)
+            r.failed.connect(self._on_failed)
+            r.busy_changed.connect(self._on_busy)
+        self.surface_runner.partial.connect(self._on_surface)
+        self.surface_runner.finished.connect(self._on_surface)
+        self.paths_runner.partial.connect(self._on_path)
+        self.cancel_button.clicked.connect(self.cancel_jobs)
+        self._surface_revision_requested = -1
+        self._last_error = ""
+
+        self._surface_timer = _single_shot(self, SURFACE_DEBOUNCE_MS, self._request_surface)
+        self._paths_timer = _single_shot(self, PATHS_DEBOUNCE_MS, self._request_paths)
+        self._paths_redraw = _single_shot(self, 0, self._draw_runs)
+
+        # -- playback clock
+        self._clock = QTimer(self)
+        self._clock.setInterval(FRAME_INTERVAL_MS)
+        self._clock.timeout.connect(self._tick)
+        self._last_tick = time.perf_counter()
+        self._frame_pos = 0.0
+
+        # -- scene subscriptions
+        s = self.scene
+        s.landscape_changed.connect(self._on_landscape_changed)
+        s.view_changed.connect(lambda _s: self._draw_surface())
+        s.surface_changed.connect(lambda _d: self._draw_surface())
+        s.trajectory_changed.connect(self._on_trajectory_changed)
+        s.runs_changed.connect(self._paths_redraw.start)
+        s.selection_changed.connect(lambda _r: self._paths_redraw.start())
+        s.playback_changed.connect(self._on_playback_changed)
+        self.contour_view.start_requested.connect(self._on_start_requested)
+        self.contour_view.hovered.connect(self._on_hover)
+
+        self._build_menus()
+        self._restore_layout()
+        self._request_surface()
+        self._request_paths()
+        self._clock.start()
+
+    # -- menus ---------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        file = mb.addMenu("&File")
+        self._action(file, "Save &screenshot…", "Ctrl+Shift+S", self.save_screenshot,
+                     "Save a PNG of the window")
+        file.addSeparator()
+        self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+
+        view = mb.addMenu("&View")
+        self._action(view, "&Reset camera", "R", self.surface_view.reset_camera,
+                     "Back to the default 3D viewpoint")
+        self._action(view, "Toggle &log z-scale", "L", self._toggle_zscale)
+        self._action(view, "&Next function", "Ctrl+PgDown", lambda: self._cycle_function(1))
+        self._action(view, "&Previous function", "Ctrl+PgUp", lambda: self._cycle_function(-1))
+        view.addSeparator()
+        for dock in (self.landscape_dock, self.optimizer_dock, self.playback_dock):
+            view.addAction(dock.toggleViewAction())
+
+        run = mb.addMenu("&Run")
+        pb = self.playback_dock
+        self._action(run, "&Play / pause", "Space", pb.toggle_play)
+        self._action(run, "Step &forward", "Right", lambda: pb.step(1))
+        self._action(run, "Step &back", "Left", lambda: pb.step(-1))
+        self._action(run, "&Rewind", "Home", lambda: pb._set(frame=0))
+        self._action(run, "&End", "End", lambda: pb._set(frame=self.scene.max_steps,
+                                                         playing=False))
+        run.addSeparator()
+        od = self.optimizer_dock
+        self._action(run, "&Add run", "Ctrl+N", lambda: od.add_run("sgd"))
+        self._action(run, "&Duplicate run", "Ctrl+D", od.duplicate_selected)
+        self._action(run, "Re&move run", QKeySequence.StandardKey.Delete, od.remove_selected)
+        run.addSeparator()
+        self._action(run, "&Cancel computation", "Esc", self.cancel_jobs)
+
+        help_ = mb.addMenu("&Help")
+        self._action(help_, "&Keyboard shortcuts", "F1", self._show_shortcuts)
+        self._action(help_, "&About LossViewer", None, self._show_about)
+
+    def _action(self, menu, text, shortcut, slot, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            act.setStatusTip(tip)
+        act.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(act)
+        self.addAction(act)
+        return act
+
+    # -- errors and progress ---------------------------------------------------------
+    def report_error(self, message: str) -> None:
+        """A bad value from a widget: say so in the status bar, keep the last good value."""
+        self._last_error = message
+        self.status_label.setText(f"⚠ {message}")
+        self.status_label.setStyleSheet("color: #ffb020;")
+        QTimer.singleShot(6000, self._clear_error)
+
+    def _clear_error(self) -> None:
+        self.status_label.setStyleSheet("")
+        self.status_label.setText("")
+
+    def _on_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(text)
+
+    def _on_busy(self, _busy: bool) -> None:
+        busy = self.surface_runner.busy or self.paths_runner.busy
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if not busy:
+            self.progress.setValue(0)
+
+    def _on_failed(self, message: str) -> None:
+        first = message.split("\n", 1)[0]
+        self.report_error(f"Computation failed: {first}")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Computation failed", first,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setDetailedText(message)
+        box.setModal(False)
+        box.show()
+
+    def cancel_jobs(self) -> None:
+        if self.surface_runner.busy or self.paths_runner.busy:
+            self.surface_runner.cancel()
+            self.paths_runner.cancel()
+            self.report_error("Computation cancelled")
+
+    # -- jobs ----------------------------------------------------------------------
+    def _on_landscape_changed(self, _settings) -> None:
+        if self.scene.landscape_revision != self._surface_revision_requested:
+            self._surface_timer.start()
+        self._draw_minima()
+
+    def _request_surface(self) -> None:
+        s = self.scene.landscape_settings
+        rev = self.scene.landscape_revision
+        self._surface_revision_requested = rev
+        req = SurfaceRequest.create(s.function, s.params, s.xrange, s.yrange, s.resolution, rev)
+        self._surface_gen = self.surface_runner.submit(surface_job, req)
+
+    def _on_surface(self, data: SurfaceDisplay) -> None:
+        # the request's revision rides in the metadata check: stale ones are dropped
+        self.scene.set_surface(data, self._surface_revision_requested)
+
+    def _on_trajectory_changed(self, run_id: int) -> None:
+        if run_id not in self.scene.trajectories:
+            self._paths_timer.start()
+        self._paths_redraw.start()
+
+    def _request_paths(self) -> None:
+        stale = self.scene.stale_runs()
+        if not stale:
+            return
+        s = self.scene.landscape_settings
+        runs = []
+        for rid in stale:
+            r = self.scene.runs[rid]
+            runs.append(RunRequest(
+                run_id=rid, revision=self.scene.run_revision[rid], optimizer=r.optimizer,
+                hyper=tuple(sorted(r.hyper.items())), start=tuple(r.start), steps=r.steps,
+                schedule=r.schedule, schedule_params=tuple(sorted(r.schedule_params.items())),
+                noise=r.noise, seed=r.seed))
+        req = PathsRequest(s.function, tuple(sorted(s.params.items())), tuple(runs))
+        self.paths_runner.submit(paths_job, req)
+
+    def _on_path(self, result: PathResult) -> None:
+        self.scene.set_trajectory(result.run_id, result.revision, result.trajectory)
+        if self.scene.playback.frame > self.scene.max_steps:
+            self.scene.set_playback(frame=self.scene.max_steps)
+
+    # -- drawing ---------------------------------------------------------------------
+    def _draw_surface(self) -> None:
+        data = self.scene.surface
+        if data is None:
+            return
+        s = self.scene.landscape_settings
+        self.surface_view.set_surface(data, s.zscale, s.colormap)
+        self.contour_view.set_surface(data, s.zscale, s.colormap)
+        disp = data.scales[s.zscale].display
+        if disp.clipped:
+            self.status_label.setText(
+                f"{disp.clipped} surface values were clipped for display "
+                f"(overflowing or far above the rest)")
+        self._draw_minima()
+        self._draw_runs()
+
+    def _draw_minima(self) -> None:
+        data = self.scene.surface
+        if data is None:
+            return
+        disp = data.scales[self.scene.landscape_settings.zscale].display
+        pts = [(m.x, m.y, float(disp.transform(np.array([m.value]))[0]))
+               for m in self.scene.landscape.minima()]
+        self.surface_view.set_minima(pts)
+        self.contour_view.set_minima([(x, y, z) for x, y, z in pts])
+
+    def _draw_runs(self) -> None:
+        data = self.scene.surface
+        frame = self.scene.playback.frame
+        trail = self.scene.playback.trail
+        paths3d, paths2d, curves = [], [], []
+        disp = data.scales[self.scene.landscape_settings.zscale].display if data else None
+        for rid, run in self.scene.runs.items():
+            traj = self.scene.trajectories.get(rid)
+            if not run.visible:
+                continue
+            start = (*run.start, 0.0)
+            if traj is None:
+                entry = {"run_id": rid, "xy": np.zeros((0, 2)), "zd": np.zeros(0),
+                         "color": run.color, "head": None, "start": start}
+                paths2d.append(entry)
+                paths3d.append(entry)
+                continue
+            stop = int(traj.stop[0])
+            end = min(frame, stop)
+            first = max(0, end - trail) if trail else 0
+            xy = traj.points[0, first : end + 1, :2]
+            loss = traj.loss[0, first : end + 1]
+            zd = disp.transform(loss) if disp is not None else loss
+            head_loss = traj.loss[0, end]
+            head_z = float(disp.transform(np.array([head_loss]))[0]) if disp else 0.0
+            start_z = float(disp.transform(traj.loss[0, :1])[0]) if disp else 0.0
+            entry = {"run_id": rid, "xy": xy, "zd": zd, "color": run.color,
+                     "head": (*traj.points[0, end, :2], head_z),
+                     "start": (*run.start, start_z),
+                     "selected": rid == self.scene.selected,
+                     "diverged": traj.status[0] == "diverged" and end >= stop}
+            paths2d.append(entry)
+            paths3d.append(entry)
+            curves.append({"run_id": rid, "name": run.name, "color": run.color,
+                           "loss": traj.loss[0]})
+        if disp is not None:
+            self.surface_view.set_paths(paths3d)
+        self.contour_view.set_paths(paths2d)
+        self.loss_plot.set_curves(curves, self._loss_floor(curves))
+        self.loss_plot.set_frame(frame)
+
+    def _loss_floor(self, curves: list[dict]) -> float:
+        best = self.scene.landscape.global_minimum()
+        lows = [np.nanmin(c["loss"]) for c in curves if np.isfinite(c["loss"]).any()]
+        if data := self.scene.surface:
+            lows.append(data.surface.finite_range()[0])
+        floor = min(lows) if lows else 0.0
+        if best is not None:
+            floor = min(floor, best.value)
+        return floor
+
+    # -- playback ------------------------------------------------------------------
+    def _on_playback_changed(self, pb) -> None:
+        if abs(self._frame_pos - pb.frame) >= 1:
+            self._frame_pos = float(pb.frame)
+        self._paths_redraw.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        dt = min(now - self._last_tick, 0.25)
+        self._last_tick = now
+        pb = self.scene.playback
+        total = self.scene.max_steps
+        if not pb.playing or total == 0 or len(self.scene.trajectories) < len(self.scene.runs):
+            return
+        self._frame_pos += pb.speed * dt
+        frame = int(self._frame_pos)
+        if frame >= total:
+            if pb.loop:
+                self._frame_pos = 0.0
+                frame = 0
+            else:
+                self.scene.set_playback(frame=total, playing=False)
+                return
+        if frame != pb.frame:
+            self.scene.set_playback(frame=frame)
+
+    # -- interaction -------------------------------------------------------------------
+    def _on_start_requested(self, x: float, y: float, all_runs: bool) -> None:
+        try:
+            self.scene.set_start((x, y), -1 if all_runs else None)
+        except ValueError as exc:
+            self.report_error(str(exc))
+            return
+        self.scene.set_playback(frame=0, playing=True)
+
+    def _on_hover(self, x: float, y: float) -> None:
+        if not np.isfinite(x):
+            self.contour_view.show_readout(x, y, "")
+            return
+        land = self.scene.landscape
+        with np.errstate(all="ignore"):
+            f = float(land.value(np.array([x, y])))
+            g = float(np.linalg.norm(land.grad(np.array([x, y]))))
+        text = f"x = {x:.4g}\ny = {y:.4g}\nloss = {f:.6g}\n|∇loss| = {g:.4g}"
+        self.contour_view.show_readout(x, y, text)
+
+    def _toggle_zscale(self) -> None:
+        z = self.scene.landscape_settings.zscale
+        self.scene.set_landscape(zscale="linear" if z == "log" else "log")
+
+    def _cycle_function(self, delta: int) -> None:
+        names = list(LANDSCAPES)
+        i = names.index(self.scene.landscape_settings.function)
+        self.scene.set_landscape(function=names[(i + delta) % len(names)])
+        self.scene.set_playback(frame=0, playing=True)
+
+    def save_screenshot(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "lossviewer.png",
+                                              "PNG image (*.png)")
+        if path:
+            if not self.grab().save(path):
+                self.report_error(f"could not write {path}")
+
+    def _show_shortcuts(self) -> None:
+        rows = "".join(
+            f"<tr><td><b>{a.shortcut().toString()}</b></td><td>{a.text().replace('&', '')}</td></tr>"
+            for a in self.actions() if not a.shortcut().isEmpty())
+        QMessageBox.information(self, "Keyboard shortcuts",
+                                f"<table cellspacing=6>{rows}</table>"
+                                "<p>Click the contour map to move the selected run's start; "
+                                "Shift-click moves every run's start.</p>")
+
+    def _show_about(self) -> None:
+        QMessageBox.about(self, "About LossViewer",
+                          f"<h3>LossViewer {__version__}</h3>"
+                          "<p>A bird's-eye view of loss surfaces and the optimizers "
+                          "that walk on them.</p>")
+
+    # -- persistence and shutdown ----------------------------------------------------
+    def _restore_layout(self) -> None:
+        settings = QSettings()
+        geom = settings.value("window/geometry", type=bytes)
+        state = settings.value("window/state", type=bytes)
+        if geom:
+            self.restoreGeometry(geom)
+        if state:
+            self.restoreState(state)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._clock.stop()
+        settings = QSettings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        JobRunner.shutdown()
+        super().closeEvent(event)
+
+    @property
+    def ready(self) -> bool:
+        """True once the surface and every run's path are computed and nothing runs."""
+        return (self.scene.surface is not None and not self.scene.stale_runs()
+                and not self.surface_runner.busy and not self.paths_runner.busy
+                and self.scene.landscape_revision == self._surface_revision_requested)
+
+
+def _single_shot(parent: QWidget, ms: int, slot) -> QTimer:
+    t = QTimer(parent)
+    t.setSingleShot(True)
+    t.setInterval(ms)
+    t.timeout.connect(slot)
+    return t

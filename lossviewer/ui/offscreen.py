@@ -1,0 +1,91 @@
+"""Headless uses of the window: --screenshot and --smoke-test."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+
+from lossviewer.ui.main_window import MainWindow
+
+READY_TIMEOUT_S = 60.0
+#: a real 3D frame (shaded colormap surface, paths, labels) has far more colours
+MIN_DISTINCT_COLORS = 50
+
+
+def wait_until_ready(app: QApplication, window: MainWindow,
+                     timeout: float = READY_TIMEOUT_S) -> bool:
+    """Process events until the surface and all paths are computed."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        app.processEvents()
+        if window.ready:
+            app.processEvents()
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def image_to_array(img: QImage) -> np.ndarray:
+    """QImage to an (h, w, 4) uint8 RGBA array (a copy)."""
+    img = img.convertToFormat(QImage.Format.Format_RGBA8888)
+    h, w = img.height(), img.width()
+    buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.sizeInBytes())
+    return buf.reshape(h, img.bytesPerLine())[:, : w * 4].reshape(h, w, 4).copy()
+
+
+def distinct_colors(arr: np.ndarray) -> int:
+    rgb = arr[..., :3].reshape(-1, 3).astype(np.uint32)
+    return int(np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).size)
+
+
+def show_finished(app: QApplication, window: MainWindow) -> bool:
+    """Show the window with the computed scene at its last step."""
+    window.show()
+    ok = wait_until_ready(app, window)
+    window.scene.set_playback(frame=window.scene.max_steps, playing=False)
+    for _ in range(5):
+        app.processEvents()
+        time.sleep(0.02)
+    return ok
+
+
+def run_screenshot(app: QApplication, window: MainWindow, path: str) -> int:
+    if not show_finished(app, window):
+        print("lossviewer: error: the scene did not finish computing in "
+              f"{READY_TIMEOUT_S:.0f} s", file=sys.stderr)
+        return 1
+    image = window.grab()
+    if not image.save(path):
+        print(f"lossviewer: error: --screenshot: cannot write {path}", file=sys.stderr)
+        return 1
+    print(f"screenshot saved to {path} ({image.width()}×{image.height()})")
+    window.close()
+    return 0
+
+
+def run_smoke_test(app: QApplication, window: MainWindow) -> int:
+    """Open the window, render each view once, check the 3D frame has content."""
+    ok = show_finished(app, window)
+    problems = []
+    if not ok:
+        problems.append(f"scene not computed within {READY_TIMEOUT_S:.0f} s")
+    frame3d = image_to_array(window.surface_view.grabFramebuffer())
+    n3d = distinct_colors(frame3d)
+    if n3d <= MIN_DISTINCT_COLORS:
+        problems.append(f"3D view shows only {n3d} distinct colours (need > "
+                        f"{MIN_DISTINCT_COLORS}): nothing was drawn")
+    frame2d = image_to_array(window.contour_view.grab().toImage())
+    n2d = distinct_colors(frame2d)
+    if n2d <= MIN_DISTINCT_COLORS:
+        problems.append(f"contour view shows only {n2d} distinct colours")
+    window.close()
+    if problems:
+        for p in problems:
+            print(f"smoke test FAILED: {p}", file=sys.stderr)
+        return 1
+    print(f"smoke test passed: 3D view {n3d} colours, contour view {n2d} colours")
+    return 0

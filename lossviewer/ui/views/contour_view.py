@@ -1,0 +1,168 @@
+"""ContourView: the map. Colormap image, isolines, colour bar, paths and markers.
+
+Click sets the selected run's start point (shift-click: every run's); the
+hover read-out shows x, y, loss and |∇loss| under the cursor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+
+from lossviewer.core.grid import ScaledSurface, SurfaceDisplay
+from lossviewer.ui import theme
+
+
+class ContourView(pg.PlotWidget):
+    """2D map of the landscape."""
+
+    #: (x, y, all_runs) when the user clicks inside the plot
+    start_requested = Signal(float, float, bool)
+    #: (x, y) under the mouse, or NaNs when it leaves the plot
+    hovered = Signal(float, float)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(320, 240)
+        item = self.getPlotItem()
+        item.setLabel("bottom", "x")
+        item.setLabel("left", "y")
+        item.showGrid(x=False, y=False)
+        self.setAspectLocked(False)
+        item.getViewBox().setDefaultPadding(0.0)
+        self._image = pg.ImageItem()
+        self._image.setZValue(-10)
+        self.addItem(self._image)
+        self._lines = pg.PlotCurveItem(pen=pg.mkPen(theme.ISOLINE_COLOR, width=1),
+                                       connect="finite", antialias=True)
+        self.addItem(self._lines)
+        self._colorbar = pg.ColorBarItem(values=(0, 1), colorMap=theme.colormap("viridis"),
+                                         interactive=False, width=16, label="loss")
+        self._colorbar.setImageItem(self._image, insert_in=item)
+        self._paths: dict[int, tuple[pg.PlotCurveItem, pg.ScatterPlotItem]] = {}
+        self._starts = pg.ScatterPlotItem(symbol="o", size=10, pen=pg.mkPen("w", width=2),
+                                          brush=pg.mkBrush(0, 0, 0, 0))
+        self._starts.setZValue(20)
+        self.addItem(self._starts)
+        self._minima = pg.ScatterPlotItem(symbol="star", size=16,
+                                          pen=pg.mkPen("#0b0d10", width=1),
+                                          brush=pg.mkBrush(theme.MINIMUM_COLOR))
+        self._minima.setZValue(19)
+        self.addItem(self._minima)
+        self._readout = pg.TextItem(anchor=(0, 0), color=theme.TEXT,
+                                    fill=pg.mkBrush(20, 22, 27, 210))
+        self._readout.setZValue(50)
+        self._readout.setVisible(False)
+        self.addItem(self._readout, ignoreBounds=True)
+        self._scaled: ScaledSurface | None = None
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    # -- surface -----------------------------------------------------------------
+    def set_surface(self, data: SurfaceDisplay, zscale: str, colormap: str) -> None:
+        s = data.scales[zscale]
+        self._scaled = s
+        surf = data.surface
+        x0, x1 = float(surf.xs[0]), float(surf.xs[-1])
+        y0, y1 = float(surf.ys[0]), float(surf.ys[-1])
+        self._image.setImage(s.display.Z, autoLevels=False, levels=(s.display.lo, s.display.hi))
+        self._image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self._lines.setData(s.lines[:, 0], s.lines[:, 1]) if len(s.lines) else self._lines.clear()
+        self._colorbar.setLevels((s.display.lo, s.display.hi))
+        self._colorbar.setColorMap(theme.colormap(colormap))
+        label = "log₁₀(loss − f*)" if zscale == "log" else "loss"
+        self._colorbar.axis.setLabel(label)
+        self.getPlotItem().getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        self.getPlotItem().getViewBox().setLimits(
+            xMin=x0 - (x1 - x0), xMax=x1 + (x1 - x0), yMin=y0 - (y1 - y0), yMax=y1 + (y1 - y0))
+
+    def set_colormap(self, colormap: str) -> None:
+        self._colorbar.setColorMap(theme.colormap(colormap))
+
+    # -- paths -----------------------------------------------------------------
+    def set_paths(self, paths: list[dict]) -> None:
+        alive = {p["run_id"] for p in paths}
+        for rid in list(self._paths):
+            if rid not in alive:
+                for item in self._paths.pop(rid):
+                    self.removeItem(item)
+        starts = []
+        for p in paths:
+            rid = p["run_id"]
+            if rid not in self._paths:
+                curve = pg.PlotCurveItem(antialias=True)
+                curve.setZValue(10)
+                head = pg.ScatterPlotItem(symbol="o", size=13)
+                head.setZValue(21)
+                self.addItem(curve)
+                self.addItem(head)
+                self._paths[rid] = (curve, head)
+            curve, head = self._paths[rid]
+            width = 3.5 if p.get("selected") else 2.5
+            curve.setPen(pg.mkPen(p["color"], width=width))
+            xy = p["xy"]
+            if len(xy) >= 1:
+                curve.setData(xy[:, 0], xy[:, 1])
+            else:
+                curve.clear()
+            if p.get("head") is not None:
+                head.setData([p["head"][0]], [p["head"][1]], brush=pg.mkBrush(p["color"]),
+                             pen=pg.mkPen("#0b0d10", width=1.5),
+                             symbol="x" if p.get("diverged") else "o")
+            else:
+                head.clear()
+            if p.get("start") is not None:
+                starts.append(p["start"][:2])
+        if starts:
+            arr = np.array(starts)
+            self._starts.setData(arr[:, 0], arr[:, 1])
+        else:
+            self._starts.clear()
+
+    def set_minima(self, points: list[tuple[float, float, float]]) -> None:
+        if points:
+            arr = np.array(points)
+            self._minima.setData(arr[:, 0], arr[:, 1])
+        else:
+            self._minima.clear()
+
+    # -- mouse -------------------------------------------------------------------
+    def _data_point(self, scene_pos: QPointF) -> tuple[float, float] | None:
+        vb = self.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = vb.mapSceneToView(scene_pos)
+        return float(p.x()), float(p.y())
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        pt = self._data_point(scene_pos)
+        if pt is None:
+            self._readout.setVisible(False)
+            self.hovered.emit(float("nan"), float("nan"))
+            return
+        self.hovered.emit(*pt)
+
+    def show_readout(self, x: float, y: float, text: str) -> None:
+        if not text:
+            self._readout.setVisible(False)
+            return
+        self._readout.setText(text)
+        vb = self.getPlotItem().getViewBox()
+        (vx0, vx1), (vy0, vy1) = vb.viewRange()
+        # keep the label inside the plot: flip it left/down near the far edges
+        ax = 1.0 if x > vx0 + 0.6 * (vx1 - vx0) else 0.0
+        ay = 0.0 if y < vy0 + 0.7 * (vy1 - vy0) else 1.0
+        self._readout.setAnchor((ax, 1.0 - ay))
+        self._readout.setPos(x, y)
+        self._readout.setVisible(True)
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        pt = self._data_point(event.scenePos())
+        if pt is None:
+            return
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        event.accept()
+        self.start_requested.emit(pt[0], pt[1], shift)

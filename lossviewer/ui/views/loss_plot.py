@@ -1,0 +1,49 @@
+"""LossPlot: loss (above the best known value) against step, log y, one curve per run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from lossviewer.ui import theme
+
+#: the plotted gap to the best value is floored here so log y stays finite
+GAP_FLOOR = 1e-12
+
+
+class LossPlot(pg.PlotWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        item = self.getPlotItem()
+        item.setLogMode(x=False, y=True)
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "loss − f*")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        self.setMinimumHeight(140)
+        self._legend = item.addLegend(offset=(-10, 8), labelTextColor=theme.TEXT,
+                                      brush=pg.mkBrush(20, 22, 27, 200))
+        self._curves: dict[int, pg.PlotDataItem] = {}
+        self._frame = pg.InfiniteLine(angle=90, movable=False,
+                                      pen=pg.mkPen(theme.MUTED, width=1, style=pg.QtCore.Qt.DashLine))
+        self.addItem(self._frame, ignoreBounds=True)
+
+    def set_curves(self, curves: list[dict], floor: float) -> None:
+        """curves: dicts with run_id, name, color, loss (N,) per step."""
+        alive = {c["run_id"] for c in curves}
+        for rid in list(self._curves):
+            if rid not in alive:
+                self.removeItem(self._curves.pop(rid))
+        self._legend.clear()
+        for c in curves:
+            rid = c["run_id"]
+            if rid not in self._curves:
+                self._curves[rid] = self.plot([], [])
+            loss = np.asarray(c["loss"], float)
+            n = int(np.count_nonzero(np.isfinite(loss)))
+            gap = np.maximum(loss[:n] - floor, GAP_FLOOR)
+            curve = self._curves[rid]
+            curve.setData(np.arange(n), gap, pen=pg.mkPen(c["color"], width=2))
+            self._legend.addItem(curve, c["name"])
+
+    def set_frame(self, frame: int) -> None:
+        self._frame.setValue(frame)

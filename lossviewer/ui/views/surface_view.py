@@ -1,0 +1,304 @@
+"""SurfaceView: the bird's-eye 3D view of the landscape with the optimizer paths.
+
+The mesh is built once per surface (vectorised faces, normals and colours; no
+pyqtgraph per-vertex Python normals) and only the line and marker items change
+during playback. Everything is drawn in a normalised box, x and y in [-10, 10]
+and z in [0, Z_HEIGHT], with tick labels in data units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.opengl as gl
+from OpenGL import GL
+from pyqtgraph.opengl import shaders
+from PySide6.QtGui import QColor, QFont
+
+from lossviewer.core.grid import ScaledSurface, SurfaceDisplay
+from lossviewer.ui import theme
+
+HALF = 10.0
+Z_HEIGHT = 9.0
+#: paths float this fraction of the box height above the surface so the depth
+#: test does not make them flicker where they lie on it
+PATH_LIFT = 0.012
+
+_HILLSHADE = shaders.ShaderProgram("lossviewer_hillshade", [
+    shaders.VertexShader("""
+        uniform mat4 u_mvp;
+        uniform mat3 u_normal;
+        attribute vec4 a_position;
+        attribute vec3 a_normal;
+        attribute vec4 a_color;
+        varying vec4 v_color;
+        varying vec3 v_normal;
+        void main() {
+            v_normal = normalize(u_normal * a_normal);
+            v_color = a_color;
+            gl_Position = u_mvp * a_position;
+        }
+    """),
+    shaders.FragmentShader("""
+        #ifdef GL_ES
+        precision mediump float;
+        #endif
+        varying vec4 v_color;
+        varying vec3 v_normal;
+        void main() {
+            // two-sided soft light from the viewer's upper left: keeps the
+            // colormap readable while showing the relief
+            float d = abs(dot(normalize(v_normal), normalize(vec3(-0.35, 0.45, 1.0))));
+            vec3 rgb = v_color.rgb * (0.58 + 0.42 * d);
+            gl_FragColor = vec4(rgb, v_color.a);
+        }
+    """),
+])
+
+_NO_DEPTH_BLEND = {
+    GL.GL_DEPTH_TEST: False,
+    GL.GL_BLEND: True,
+    GL.GL_CULL_FACE: False,
+    "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA),
+}
+_DEPTH_BLEND = {
+    GL.GL_DEPTH_TEST: True,
+    GL.GL_BLEND: True,
+    GL.GL_CULL_FACE: False,
+    "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA),
+}
+
+_faces_cache: dict[tuple[int, int], np.ndarray] = {}
+
+
+def grid_faces(ny: int, nx: int) -> np.ndarray:
+    """Two triangles per grid cell, vertex k = j * nx + i (cached per shape)."""
+    key = (ny, nx)
+    if key not in _faces_cache:
+        j, i = np.mgrid[0 : ny - 1, 0 : nx - 1]
+        k = (j * nx + i).ravel()
+        faces = np.empty((k.size * 2, 3), dtype=np.uint32)
+        faces[0::2] = np.stack([k, k + 1, k + nx + 1], axis=1)
+        faces[1::2] = np.stack([k, k + nx + 1, k + nx], axis=1)
+        _faces_cache.clear()
+        _faces_cache[key] = faces
+    return _faces_cache[key]
+
+
+def grid_normals(X: np.ndarray, Y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """Unit normals of the height field Z(Y, X) by finite differences, (N, 3)."""
+    dzdy, dzdx = np.gradient(Z, Y[:, 0], X[0, :])
+    n = np.stack([-dzdx, -dzdy, np.ones_like(Z)], axis=-1).reshape(-1, 3)
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    return n.astype(np.float32)
+
+
+class SurfaceView(gl.GLViewWidget):
+    """3D surface, paths, start/current markers, minima, axes with labels."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackgroundColor(theme.BACKGROUND)
+        self.setMinimumSize(320, 240)
+        self._xr = (-1.0, 1.0)
+        self._yr = (-1.0, 1.0)
+        self._scaled: ScaledSurface | None = None
+        self._colormap = "viridis"
+        self._mesh: gl.GLMeshItem | None = None
+        self._axis_items: list[gl.GLGraphicsItem.GLGraphicsItem] = []
+        self._paths: dict[int, tuple[gl.GLLinePlotItem, gl.GLLinePlotItem]] = {}
+        self._heads = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=16, pxMode=True)
+        self._heads.setGLOptions(_NO_DEPTH_BLEND)
+        self._starts = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=11, pxMode=True)
+        self._starts.setGLOptions(_NO_DEPTH_BLEND)
+        self._minima = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=12, pxMode=True)
+        self._minima.setGLOptions(_NO_DEPTH_BLEND)
+        for item in (self._minima, self._starts, self._heads):
+            item.setDepthValue(10)
+            self.addItem(item)
+        self.reset_camera()
+
+    # -- camera ----------------------------------------------------------------
+    def reset_camera(self) -> None:
+        self.setCameraPosition(pos=pg.Vector(0, 0, Z_HEIGHT * 0.35), distance=46,
+                               elevation=32, azimuth=-62)
+
+    # -- mapping ---------------------------------------------------------------
+    def to_box(self, x: np.ndarray, y: np.ndarray, zd: np.ndarray) -> np.ndarray:
+        """Data (x, y, display z) to box coordinates, (N, 3) float32."""
+        s = self._scaled
+        lo, hi = (s.display.lo, s.display.hi) if s else (0.0, 1.0)
+        X = (np.asarray(x) - self._xr[0]) / (self._xr[1] - self._xr[0]) * 2 * HALF - HALF
+        Y = (np.asarray(y) - self._yr[0]) / (self._yr[1] - self._yr[0]) * 2 * HALF - HALF
+        Z = (np.asarray(zd) - lo) / (hi - lo) * Z_HEIGHT
+        return np.stack([X, Y, Z], axis=-1).astype(np.float32)
+
+    # -- surface -----------------------------------------------------------------
+    def set_surface(self, data: SurfaceDisplay, zscale: str, colormap: str) -> None:
+        s = data.scales[zscale]
+        self._scaled = s
+        self._colormap = colormap
+        meta = data.surface.meta
+        self._xr = tuple(meta.get("xrange", (data.surface.xs[0], data.surface.xs[-1])))
+        self._yr = tuple(meta.get("yrange", (data.surface.ys[0], data.surface.ys[-1])))
+        X, Y = np.meshgrid(s.mesh_xs, s.mesh_ys)
+        verts = self.to_box(X.ravel(), Y.ravel(), s.mesh_Z.ravel())
+        ny, nx = s.mesh_Z.shape
+        faces = grid_faces(ny, nx)
+        Xb = verts[:, 0].reshape(ny, nx).astype(np.float64)
+        Yb = verts[:, 1].reshape(ny, nx).astype(np.float64)
+        normals = grid_normals(Xb, Yb, verts[:, 2].reshape(ny, nx).astype(np.float64))
+        colors = self._colors(s.mesh_Z.ravel(), s.display.lo, s.display.hi)
+        md = gl.MeshData(vertexes=verts, faces=faces, vertexColors=colors)
+        # Preset normals: MeshData then skips its per-vertex Python loop.
+        md._vertexNormals = normals
+        if self._mesh is None:
+            self._mesh = gl.GLMeshItem(meshdata=md, smooth=True, computeNormals=True,
+                                       shader=_HILLSHADE, glOptions="opaque")
+            self.addItem(self._mesh)
+        else:
+            self._mesh.setMeshData(meshdata=md, smooth=True, computeNormals=True)
+        self._build_axes(data, zscale)
+        self.update()
+
+    def set_colormap(self, colormap: str) -> None:
+        self._colormap = colormap
+        s = self._scaled
+        if s is None or self._mesh is None:
+            return
+        colors = self._colors(s.mesh_Z.ravel(), s.display.lo, s.display.hi)
+        md = self._mesh.opts["meshdata"]
+        md.setVertexColors(colors)
+        self._mesh.meshDataChanged()
+        self.update()
+
+    def _colors(self, zd: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        lut = theme.colormap_lut(self._colormap)
+        idx = np.clip(((zd - lo) / (hi - lo) * (len(lut) - 1)).astype(int), 0, len(lut) - 1)
+        return lut[idx]
+
+    # -- axes --------------------------------------------------------------------
+    def _build_axes(self, data: SurfaceDisplay, zscale: str) -> None:
+        for item in self._axis_items:
+            self.removeItem(item)
+        self._axis_items = []
+        s = data.scales[zscale]
+        color = theme.AXIS_RGBA
+        h = HALF
+        frame = np.array([
+            [-h, -h, 0], [h, -h, 0], [h, -h, 0], [h, h, 0], [h, h, 0], [-h, h, 0],
+            [-h, h, 0], [-h, -h, 0], [-h, h, 0], [-h, h, Z_HEIGHT], [h, h, 0], [h, h, Z_HEIGHT],
+            [-h, -h, 0], [-h, -h, Z_HEIGHT],
+        ], dtype=np.float32)
+        self._add_axis_item(gl.GLLinePlotItem(pos=frame, mode="lines", color=color,
+                                              width=1.5, antialias=True))
+        font = QFont(theme.FONT_FAMILY, 10)
+        text_color = QColor(theme.TEXT)
+        ticks = []
+        for v in _nice_ticks(*self._xr):
+            ticks.append(((v - self._xr[0]) / (self._xr[1] - self._xr[0]) * 2 * h - h,
+                          -h - 1.0, 0.0, _fmt(v)))
+        for v in _nice_ticks(*self._yr):
+            ticks.append((h + 0.8, (v - self._yr[0]) / (self._yr[1] - self._yr[0]) * 2 * h - h,
+                          0.0, _fmt(v)))
+        lo, hi = s.display.lo, s.display.hi
+        for v in _nice_ticks(lo, hi, 4):
+            label = f"1e{v:g}" if zscale == "log" else _fmt(v)
+            ticks.append((-h - 0.6, -h - 0.6, (v - lo) / (hi - lo) * Z_HEIGHT, label))
+        tick_lines = []
+        for x, y, z, label in ticks:
+            self._add_axis_item(gl.GLTextItem(pos=(x, y, z), text=label, color=text_color,
+                                              font=font))
+        for v in _nice_ticks(lo, hi, 4):
+            z = (v - lo) / (hi - lo) * Z_HEIGHT
+            tick_lines += [[-h, -h, z], [-h - 0.4, -h - 0.4, z]]
+        if tick_lines:
+            self._add_axis_item(gl.GLLinePlotItem(pos=np.array(tick_lines, np.float32),
+                                                  mode="lines", color=color, width=1.5))
+        title = QFont(theme.FONT_FAMILY, 12, QFont.Weight.Bold)
+        zlabel = "loss − f* (log)" if zscale == "log" else "loss"
+        for pos, text in (((0.0, -h - 2.6, 0.0), "x"), ((h + 2.6, 0.0, 0.0), "y"),
+                          ((-h - 1.2, -h - 1.2, Z_HEIGHT + 1.0), zlabel)):
+            self._add_axis_item(gl.GLTextItem(pos=pos, text=text, color=text_color, font=title))
+
+    def _add_axis_item(self, item) -> None:
+        self._axis_items.append(item)
+        self.addItem(item)
+
+    # -- paths and markers -------------------------------------------------------
+    def set_paths(self, paths: list[dict]) -> None:
+        """paths: dicts with run_id, xy (N, 2), zd (N,) display z, color, head, start."""
+        alive = {p["run_id"] for p in paths}
+        for rid in list(self._paths):
+            if rid not in alive:
+                for item in self._paths.pop(rid):
+                    self.removeItem(item)
+        heads, head_colors, starts = [], [], []
+        lift = PATH_LIFT * Z_HEIGHT
+        for p in paths:
+            rid = p["run_id"]
+            if rid not in self._paths:
+                hidden = gl.GLLinePlotItem(mode="line_strip", width=2.0, antialias=True)
+                hidden.setGLOptions(_NO_DEPTH_BLEND)
+                hidden.setDepthValue(5)
+                visible = gl.GLLinePlotItem(mode="line_strip", width=3.0, antialias=True)
+                visible.setGLOptions(_DEPTH_BLEND)
+                visible.setDepthValue(6)
+                self.addItem(hidden)
+                self.addItem(visible)
+                self._paths[rid] = (hidden, visible)
+            hidden, visible = self._paths[rid]
+            rgba = np.array(pg.mkColor(p["color"]).getRgbF())
+            xy, zd = p["xy"], p["zd"]
+            if len(xy) >= 2:
+                pos = self.to_box(xy[:, 0], xy[:, 1], zd)
+                pos[:, 2] += lift
+                # the part behind hills shows faintly; the visible part in full colour
+                hidden.setData(pos=pos, color=(*rgba[:3], 0.35))
+                visible.setData(pos=pos, color=tuple(rgba))
+                hidden.setVisible(True)
+                visible.setVisible(True)
+            else:
+                hidden.setVisible(False)
+                visible.setVisible(False)
+            if p.get("head") is not None:
+                hx, hy, hz = p["head"]
+                heads.append(self.to_box(np.array([hx]), np.array([hy]), np.array([hz]))[0])
+                head_colors.append(rgba)
+            if p.get("start") is not None:
+                sx, sy, sz = p["start"]
+                starts.append(self.to_box(np.array([sx]), np.array([sy]), np.array([sz]))[0])
+        self._set_scatter(self._heads, heads, head_colors, lift)
+        self._set_scatter(self._starts, starts, [theme.START_RGBA] * len(starts), lift)
+        self.update()
+
+    def set_minima(self, points: list[tuple[float, float, float]]) -> None:
+        pos = [self.to_box(np.array([x]), np.array([y]), np.array([z]))[0]
+               for x, y, z in points]
+        self._set_scatter(self._minima, pos, [theme.MINIMUM_RGBA] * len(pos), 0.0)
+
+    @staticmethod
+    def _set_scatter(item, pos, colors, lift) -> None:
+        if pos:
+            arr = np.array(pos, dtype=np.float32)
+            arr[:, 2] += lift
+            item.setData(pos=arr, color=np.array(colors, dtype=np.float32))
+            item.setVisible(True)
+        else:
+            item.setVisible(False)
+
+
+def _nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
+    span = hi - lo
+    if not np.isfinite(span) or span <= 0:
+        return [lo]
+    raw = span / target
+    mag = 10 ** np.floor(np.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = np.ceil(lo / step) * step
+    vals = np.arange(first, hi + step * 1e-9, step)
+    return [float(round(v, 12)) for v in vals]
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"

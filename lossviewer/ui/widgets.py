@@ -1,0 +1,131 @@
+"""Small editors shared by the docks: a number field that takes scientific
+notation, and a slider + field pair (linear or log scale) that reports values
+while the slider moves."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QSlider, QWidget
+
+SLIDER_STEPS = 1000
+
+
+class NumberBox(QDoubleSpinBox):
+    """A spin box that shows and accepts %g text (1e-4, 0.9, 250).
+
+    Text that is not a number in range is not accepted; the box keeps its last
+    good value, so a typo never reaches the scene.
+    """
+
+    def __init__(self, minimum: float = -1e12, maximum: float = 1e12, value: float = 0.0,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(15)
+        self.setRange(minimum, maximum)
+        self.setKeyboardTracking(False)
+        self.setAccelerated(True)
+        self.setValue(value)
+        self.setCorrectionMode(QDoubleSpinBox.CorrectionMode.CorrectToPreviousValue)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt override
+        try:
+            return float(text.strip().replace(",", "."))
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):  # Qt override
+        t = text.strip().replace(",", ".")
+        if t in ("", "-", "+", ".", "-.", "+.") or t.lower().endswith(("e", "e-", "e+")):
+            return QValidator.State.Intermediate, text, pos
+        try:
+            v = float(t)
+        except ValueError:
+            return QValidator.State.Invalid, text, pos
+        if not math.isfinite(v):
+            return QValidator.State.Invalid, text, pos
+        if self.minimum() <= v <= self.maximum():
+            return QValidator.State.Acceptable, text, pos
+        return QValidator.State.Intermediate, text, pos
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
+        # step by about a tenth of the magnitude, so 1e-4 steps to 1.1e-4, not 1.0001
+        v = self.value()
+        mag = 10 ** math.floor(math.log10(abs(v))) if v else 0.1
+        self.setValue(min(max(v + steps * mag * 0.1, self.minimum()), self.maximum()))
+
+
+class SliderField(QWidget):
+    """A slider and a NumberBox editing one float; log scale for rates and epsilons."""
+
+    #: emitted while the slider moves and when a typed value is committed
+    valueChanged = Signal(float)  # noqa: N815 - Qt naming
+
+    def __init__(self, minimum: float, maximum: float, value: float, log: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        if log and minimum <= 0:
+            minimum = maximum * 1e-8 if maximum > 0 else 1e-12
+        self._min, self._max, self._log = float(minimum), float(maximum), log
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.box = NumberBox(self._min, self._max, value)
+        self.box.setMinimumWidth(92)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 3)
+        layout.addWidget(self.box, 2)
+        self._syncing = False
+        self.set_value(value)
+        self.slider.valueChanged.connect(self._on_slider)
+        self.box.valueChanged.connect(self._on_box)
+
+    def _to_slider(self, v: float) -> int:
+        v = min(max(v, self._min), self._max)
+        if self._log:
+            t = (math.log10(v) - math.log10(self._min)) / (math.log10(self._max)
+                                                          - math.log10(self._min))
+        else:
+            t = (v - self._min) / (self._max - self._min) if self._max > self._min else 0.0
+        return round(t * SLIDER_STEPS)
+
+    def _from_slider(self, i: int) -> float:
+        t = i / SLIDER_STEPS
+        if self._log:
+            lo, hi = math.log10(self._min), math.log10(self._max)
+            return float(f"{10 ** (lo + t * (hi - lo)):.3g}")
+        return float(f"{self._min + t * (self._max - self._min):.4g}")
+
+    def value(self) -> float:
+        return self.box.value()
+
+    def set_value(self, v: float) -> None:
+        """Show a value without emitting valueChanged."""
+        self._syncing = True
+        try:
+            self.box.setValue(v)
+            self.slider.setValue(self._to_slider(v))
+        finally:
+            self._syncing = False
+
+    def _on_slider(self, i: int) -> None:
+        if self._syncing:
+            return
+        v = self._from_slider(i)
+        self._syncing = True
+        self.box.setValue(v)
+        self._syncing = False
+        self.valueChanged.emit(v)
+
+    def _on_box(self, v: float) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        self.slider.setValue(self._to_slider(v))
+        self._syncing = False
+        self.valueChanged.emit(v)

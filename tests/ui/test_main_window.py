@@ -1,0 +1,159 @@
+"""The window end to end under Xvfb: frames checked by pixels, edits, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lossviewer.ui import theme
+from lossviewer.ui.offscreen import distinct_colors, image_to_array
+
+pytestmark = pytest.mark.gl
+
+
+def _hex_rgb(color: str) -> np.ndarray:
+    c = color.lstrip("#")
+    return np.array([int(c[i : i + 2], 16) for i in (0, 2, 4)], float)
+
+
+def _count_near(img: np.ndarray, rgb: np.ndarray, tol: float = 40.0) -> int:
+    d = np.linalg.norm(img[..., :3].astype(float) - rgb, axis=-1)
+    return int(np.count_nonzero(d < tol))
+
+
+def _is_shaded_colormap_pixel(pixel: np.ndarray, cmap: str) -> bool:
+    """True if pixel ≈ k·c for some colormap colour c and a shading factor k in the
+    range the hillshade shader produces (0.58..1)."""
+    lut = theme.colormap_lut(cmap)[:, :3].astype(float) * 255
+    p = pixel[:3].astype(float)
+    k = np.clip((lut @ p) / np.maximum((lut * lut).sum(1), 1e-9), 0.55, 1.02)
+    resid = np.linalg.norm(lut * k[:, None] - p, axis=1)
+    return bool(resid.min() < 14)
+
+
+@pytest.fixture
+def window(qtbot):
+    from lossviewer.ui.main_window import MainWindow
+
+    w = MainWindow()
+    w.resize(1400, 850)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.ready, timeout=30_000)
+    w.scene.set_playback(frame=w.scene.max_steps, playing=False)
+    qtbot.wait(50)
+    return w
+
+
+def test_default_scene(window):
+    scene = window.scene
+    assert scene.landscape_settings.function == "rosenbrock"
+    assert scene.landscape_settings.zscale == "log"
+    assert [r.optimizer for r in scene.runs.values()] == ["sgd", "sgd", "rmsprop", "adam"]
+    starts = {r.start for r in scene.runs.values()}
+    assert len(starts) == 1, "all runs start from the same point"
+    assert len(scene.trajectories) == 4
+
+
+def test_3d_frame_shows_surface_and_paths(window):
+    img = image_to_array(window.surface_view.grabFramebuffer())
+    h, w = img.shape[:2]
+    assert distinct_colors(img) > 200
+    # the surface at the view centre is drawn in the colormap, not the background
+    centre = img[h // 2, w // 2]
+    assert np.linalg.norm(centre[:3] - _hex_rgb(theme.BACKGROUND)) > 30
+    assert _is_shaded_colormap_pixel(centre, "viridis"), centre
+    # every visible run's path colour appears in the frame
+    for run in window.scene.runs.values():
+        assert _count_near(img, _hex_rgb(run.color), 30) > 15, run.name
+
+
+def test_contour_view_colorbar_and_paths(window):
+    img = image_to_array(window.contour_view.grab().toImage())
+    lut = theme.colormap_lut("viridis")[:, :3] * 255
+    # the colour bar spans the whole colormap: both ends are on screen
+    assert _count_near(img, lut[0], 12) > 30
+    assert _count_near(img, lut[-1], 12) > 30
+    for run in window.scene.runs.values():
+        assert _count_near(img, _hex_rgb(run.color), 30) > 15, run.name
+
+
+def test_colormap_change_recolours_3d_view(window, qtbot):
+    window.scene.set_landscape(colormap="magma")
+    qtbot.wait(100)
+    img = image_to_array(window.surface_view.grabFramebuffer())
+    h, w = img.shape[:2]
+    assert _is_shaded_colormap_pixel(img[h // 2, w // 2], "magma")
+
+
+def test_bad_domain_is_refused_and_kept(window, qtbot):
+    dock = window.landscape_dock
+    before = window.scene.landscape_settings.xrange
+    dock.x0.setValue(5.0)  # min above max
+    assert window.scene.landscape_settings.xrange == before
+    assert "min < max" in window.status_label.text()
+    assert dock.x0.value() == before[0], "the widget shows the last good value again"
+
+
+def test_bad_learning_rate_is_refused(window):
+    rid = window.scene.selected
+    old = window.scene.runs[rid].hyper["lr"]
+    with pytest.raises(ValueError, match="lr"):
+        window.scene.update_run(rid, hyper={"lr": -1.0})
+    assert window.scene.runs[rid].hyper["lr"] == old
+
+
+def test_hyperparameter_slider_updates_path(window, qtbot):
+    scene = window.scene
+    rid = scene.selected
+    before = scene.trajectories[rid].points.copy()
+    field = window.optimizer_dock._hyper_fields["lr"]
+    field.slider.setValue(field.slider.value() - 60)  # a drag step
+    qtbot.waitUntil(lambda: rid in scene.trajectories and window.ready, timeout=10_000)
+    after = scene.trajectories[rid].points
+    assert scene.runs[rid].hyper["lr"] != pytest.approx(1e-3)
+    assert not np.array_equal(before, after)
+
+
+def test_click_on_map_moves_start(window, qtbot):
+    from PySide6.QtCore import QPoint, Qt
+
+    view = window.contour_view
+    vb = view.getPlotItem().getViewBox()
+    target = vb.mapViewToScene(pg_point(0.5, 1.5))
+    pos = view.mapFromScene(target)
+    rid = window.scene.selected
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y()))
+    qtbot.waitUntil(lambda: window.ready, timeout=10_000)
+    x, y = window.scene.runs[rid].start
+    assert x == pytest.approx(0.5, abs=0.05) and y == pytest.approx(1.5, abs=0.05)
+    others = [r.start for k, r in window.scene.runs.items() if k != rid]
+    assert all(s != (x, y) for s in others), "plain click moves only the selected run"
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def test_diverging_run_is_marked_and_drawn(window, qtbot):
+    scene = window.scene
+    rid = scene.add_run("sgd", name="too fast", hyper={"lr": 0.05})
+    qtbot.waitUntil(lambda: rid in scene.trajectories and window.ready, timeout=10_000)
+    traj = scene.trajectories[rid]
+    assert traj.status[0] == "diverged"
+    scene.set_playback(frame=scene.max_steps)
+    qtbot.wait(50)
+    img = image_to_array(window.surface_view.grabFramebuffer())
+    assert distinct_colors(img) > 200  # still renders; no NaN reached the GL items
+
+
+def test_switching_function_recomputes_everything(window, qtbot):
+    scene = window.scene
+    scene.set_landscape(function="himmelblau")
+    qtbot.waitUntil(lambda: window.ready, timeout=20_000)
+    assert scene.surface.surface.meta["landscape"] == "himmelblau"
+    assert all(t.points[0, 0, 0] == scene.landscape.default_start[0]
+               for t in scene.trajectories.values())
