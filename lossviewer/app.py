@@ -19,9 +19,31 @@ def _choose_pyopengl_platform(qt_platform: str) -> None:
     os.environ["PYOPENGL_PLATFORM"] = "egl" if qt_platform.startswith("wayland") else "glx"
 
 
+def _apply_dark_theme(app) -> None:
+    """Fusion with a dark palette: the docks match the dark views (and projectors)."""
+    from PySide6.QtGui import QColor, QPalette
+
+    app.setStyle("Fusion")
+    p = QPalette()
+    roles = QPalette.ColorRole
+    for role, color in (
+        (roles.Window, "#1c1f26"), (roles.WindowText, "#d8dce4"), (roles.Base, "#14161b"),
+        (roles.AlternateBase, "#23272f"), (roles.ToolTipBase, "#23272f"),
+        (roles.ToolTipText, "#d8dce4"), (roles.Text, "#d8dce4"), (roles.Button, "#2a2e37"),
+        (roles.ButtonText, "#d8dce4"), (roles.BrightText, "#ffffff"),
+        (roles.Highlight, "#3d7eff"), (roles.HighlightedText, "#ffffff"),
+        (roles.Link, "#6ea8ff"), (roles.PlaceholderText, "#8a93a3"),
+    ):
+        p.setColor(role, QColor(color))
+    for role in (roles.WindowText, roles.Text, roles.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b7280"))
+    app.setPalette(p)
+
+
 def create_application(argv: list[str] | None = None):  # -> QApplication
     """Create (or return) the QApplication with the GL defaults set first."""
     # PySide6 first: pyqtgraph prefers PyQt6 when both are installed
+    from PySide6.QtCore import QCoreApplication, Qt
     from PySide6.QtGui import QSurfaceFormat
     from PySide6.QtWidgets import QApplication
 
@@ -32,11 +54,15 @@ def create_application(argv: list[str] | None = None):  # -> QApplication
         fmt.setDepthBufferSize(24)
         fmt.setSamples(4)
         QSurfaceFormat.setDefaultFormat(fmt)
+        # pyqtgraph caches compiled shader programs per class, not per context:
+        # every GL view must share one context group or a second view fails
+        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
         app = QApplication(argv if argv is not None else sys.argv[:1])
         app.setApplicationName("LossViewer")
         app.setOrganizationName("LossViewer")
         app.setApplicationDisplayName("LossViewer")
         app.setDesktopFileName("lossviewer")
+        _apply_dark_theme(app)
     _choose_pyopengl_platform(app.platformName())
     return app
 

@@ -20,22 +20,24 @@ from lossviewer.core.landscape import Landscape, Minimum, ParamSpec
 # one sits at the bottom of the base bowl and is the deepest, so it is the global
 # minimum for every parameter setting; the other three are local minima.
 _WELLS = (
-    (0.5, -0.5, 1.6, 0.8),
-    (-1.6, -1.4, 1.3, 0.7),
-    (-1.2, 1.5, 1.25, 0.7),
-    (2.1, 1.2, 1.2, 0.65),
+    (0.5, -0.5, 1.9, 0.8),
+    (-1.9, -1.6, 1.3, 0.7),
+    (-1.3, 1.7, 1.25, 0.7),
+    (2.4, 1.3, 1.2, 0.65),
 )
 # Bumps: (x, y, relative height, width)
 _BUMPS = (
-    (-1.9, 0.2, 1.0, 0.55),
-    (2.2, -1.6, 0.8, 0.55),
+    (-2.1, 0.2, 1.0, 0.55),
+    (2.3, -1.7, 0.8, 0.55),
 )
 # Ridge: centre, direction of its long axis (degrees), long and short widths. It
-# runs outwards from the centre between two wells, so it never dams a trough.
-_RIDGE = (0.45, 1.9, 80.0, 0.85, 0.28)
-# Base bowl: centre and width; a super-Gaussian 1 − exp(−(r²/2s²)^k), so its floor
-# is nearly flat, its wall steep, and beyond r ≈ 1.6·s it levels off into the plateau.
-_BASE = (0.5, -0.5, 2.7)
+# runs outwards from the centre between two wells, so it never dams up a trough
+# (which would add a minimum).
+_RIDGE = (0.5, 2.0, 80.0, 0.85, 0.28)
+# Base bowl: centre, width s and power k of the super-Gaussian 1 − exp(−(r²/2s²)^k):
+# its floor is nearly flat, its wall steep, and beyond r ≈ 1.7·s it levels off into
+# the plateau (the corners of the domain).
+_BASE = (0.5, -0.5, 2.9)
 _BASE_POWER = 3
 
 
@@ -47,17 +49,18 @@ class CandyField(Landscape):
         "global minimum, three local ones, and room for optimizers to get stuck."
     )
     formula = (
-        "f = P·(1 − exp(−r²/2s²)) − depth·Σ dᵢ·exp(−|p − wᵢ|²/2σᵢ²) + bump·Σ hⱼ·exp(…) "
-        "+ ridge·exp(−½(u²/a² + v²/b²))"
+        "f = P·(1 − exp(−(r²/2s²)³)) − depth·Σ dᵢ·exp(−|p − wᵢ|²/2σᵢ²) "
+        "+ bump·Σ hⱼ·exp(−|p − bⱼ|²/2σⱼ²) + ridge·exp(−½(u²/a² + v²/b²))"
     )
     default_domain = ((-5.0, 5.0), (-5.0, 5.0))
     default_zscale = "linear"
-    default_start = (-4.0, 4.0)
+    # on the edge of the plateau: SGD crawls, adaptive methods race off
+    default_start = (-3.2, 3.4)
     param_specs = (
         ParamSpec("depth", 1.0, 0.7, 1.5, "scale of the well depths"),
-        ParamSpec("bump", 1.0, 0.0, 2.0, "height of the round bumps"),
-        ParamSpec("ridge", 1.5, 0.0, 3.0, "height of the ridge"),
-        ParamSpec("plateau", 2.5, 1.5, 4.0, "loss level of the flat plateau"),
+        ParamSpec("bump", 1.2, 0.0, 2.0, "height of the round bumps"),
+        ParamSpec("ridge", 2.0, 0.0, 3.0, "height of the ridge"),
+        ParamSpec("plateau", 2.0, 1.5, 4.0, "loss level of the flat plateau"),
         ParamSpec("width", 1.0, 0.85, 1.2, "scale of the widths of wells, bumps and ridge"),
     )
 
@@ -151,13 +154,21 @@ class CandyField(Landscape):
             P = P - step
             if np.all(norm < 1e-15):
                 break
+        # keep converged, distinct minima only: a well that a parameter setting
+        # washed out would otherwise show up as a copy of its neighbour
+        g_ok = np.linalg.norm(self.grad(P), axis=-1) < 1e-8
+        H = self.hess(P)
+        pd = (H[:, 0, 0] > 0) & (H[:, 0, 0] * H[:, 1, 1] - H[:, 0, 1] ** 2 > 0)
         values = self.value(P)
-        order = np.argsort(values, kind="stable")
-        out = []
-        for rank, i in enumerate(order):
-            kind = "global" if rank == 0 else "local"
-            out.append(Minimum(float(P[i, 0]), float(P[i, 1]), float(values[i]), kind))
-        return out
+        kept: list[int] = []
+        for i in np.argsort(values, kind="stable"):
+            if g_ok[i] and pd[i] and all(np.hypot(*(P[i] - P[j])) > 1e-6 for j in kept):
+                kept.append(int(i))
+        return [
+            Minimum(float(P[i, 0]), float(P[i, 1]), float(values[i]),
+                    "global" if rank == 0 else "local")
+            for rank, i in enumerate(kept)
+        ]
 
     def minima(self) -> list[Minimum]:
         return list(self._minima)

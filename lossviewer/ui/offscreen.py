@@ -42,6 +42,25 @@ def distinct_colors(arr: np.ndarray) -> int:
     return int(np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).size)
 
 
+def grab_window(window: MainWindow):
+    """The window as a QPixmap with the 3D view's own frame painted in.
+
+    QWidget.grab() leaves out what GL items draw with QPainter (the axis labels),
+    so the 3D view is copied from its framebuffer instead.
+    """
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QPainter
+
+    pixmap = window.grab()
+    view = window.surface_view
+    frame = view.grabFramebuffer()
+    frame.setDevicePixelRatio(view.devicePixelRatioF())
+    painter = QPainter(pixmap)
+    painter.drawImage(view.mapTo(window, QPoint(0, 0)), frame)
+    painter.end()
+    return pixmap
+
+
 def show_finished(app: QApplication, window: MainWindow) -> bool:
     """Show the window with the computed scene at its last step."""
     window.show()
@@ -58,7 +77,7 @@ def run_screenshot(app: QApplication, window: MainWindow, path: str) -> int:
         print("lossviewer: error: the scene did not finish computing in "
               f"{READY_TIMEOUT_S:.0f} s", file=sys.stderr)
         return 1
-    image = window.grab()
+    image = grab_window(window)
     if not image.save(path):
         print(f"lossviewer: error: --screenshot: cannot write {path}", file=sys.stderr)
         return 1

@@ -36,7 +36,7 @@ def test_latest_request_wins(qtbot):
     runner.submit(slow_job, ("old", 50, 0.01))
     qtbot.wait(60)  # the old job has started and queued some signals
     runner.submit(slow_job, ("new", 3, 0.001))
-    qtbot.waitUntil(lambda: finished, timeout=5000)
+    qtbot.waitUntil(lambda: bool(finished), timeout=5000)
     qtbot.wait(200)  # late signals of the cancelled job would arrive now
     assert finished == ["new"]
     news = [p for p in partials if p[0] == "new"]

@@ -38,7 +38,7 @@ class ContourView(pg.PlotWidget):
                                        connect="finite", antialias=True)
         self.addItem(self._lines)
         self._colorbar = pg.ColorBarItem(values=(0, 1), colorMap=theme.colormap("viridis"),
-                                         interactive=False, width=16, label="loss")
+                                         interactive=False, width=16)
         self._colorbar.setImageItem(self._image, insert_in=item)
         self._paths: dict[int, tuple[pg.PlotCurveItem, pg.ScatterPlotItem]] = {}
         self._starts = pg.ScatterPlotItem(symbol="o", size=10, pen=pg.mkPen("w", width=2),

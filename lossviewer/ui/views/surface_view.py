@@ -13,6 +13,7 @@ import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from OpenGL import GL
 from pyqtgraph.opengl import shaders
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
 
 from lossviewer.core.grid import ScaledSurface, SurfaceDisplay
@@ -68,6 +69,8 @@ _DEPTH_BLEND = {
     "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA),
 }
 
+_CENTER = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter
+
 _faces_cache: dict[tuple[int, int], np.ndarray] = {}
 
 
@@ -120,8 +123,8 @@ class SurfaceView(gl.GLViewWidget):
 
     # -- camera ----------------------------------------------------------------
     def reset_camera(self) -> None:
-        self.setCameraPosition(pos=pg.Vector(0, 0, Z_HEIGHT * 0.35), distance=46,
-                               elevation=32, azimuth=-62)
+        self.setCameraPosition(pos=pg.Vector(0, 0, Z_HEIGHT * 0.35), distance=33,
+                               elevation=30, azimuth=-62)
 
     # -- mapping ---------------------------------------------------------------
     def to_box(self, x: np.ndarray, y: np.ndarray, zd: np.ndarray) -> np.ndarray:
@@ -208,7 +211,7 @@ class SurfaceView(gl.GLViewWidget):
         tick_lines = []
         for x, y, z, label in ticks:
             self._add_axis_item(gl.GLTextItem(pos=(x, y, z), text=label, color=text_color,
-                                              font=font))
+                                              font=font, alignment=_CENTER))
         for v in _nice_ticks(lo, hi, 4):
             z = (v - lo) / (hi - lo) * Z_HEIGHT
             tick_lines += [[-h, -h, z], [-h - 0.4, -h - 0.4, z]]
@@ -218,8 +221,9 @@ class SurfaceView(gl.GLViewWidget):
         title = QFont(theme.FONT_FAMILY, 12, QFont.Weight.Bold)
         zlabel = "loss − f* (log)" if zscale == "log" else "loss"
         for pos, text in (((0.0, -h - 2.6, 0.0), "x"), ((h + 2.6, 0.0, 0.0), "y"),
-                          ((-h - 1.2, -h - 1.2, Z_HEIGHT + 1.0), zlabel)):
-            self._add_axis_item(gl.GLTextItem(pos=pos, text=text, color=text_color, font=title))
+                          ((-h, -h, Z_HEIGHT + 1.0), zlabel)):
+            self._add_axis_item(gl.GLTextItem(pos=pos, text=text, color=text_color, font=title,
+                                              alignment=_CENTER))
 
     def _add_axis_item(self, item) -> None:
         self._axis_items.append(item)

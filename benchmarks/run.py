@@ -1,0 +1,707 @@
+#!/usr/bin/env python
+"""LossViewer benchmarks: every row times our code against an alternative in the same run.
+
+    python benchmarks/run.py [--quick] [--json PATH]
+
+Prints a table (row, ours, alternative, ratio or figure, target, met?) and writes
+JSON (default ``benchmarks/results.json``). Without a DISPLAY it re-executes itself
+under ``xvfb-run``. The machine this runs on is usually shared and noisy, so every
+row measures both sides in the same process, one right after the other, and the
+ratio between them is the number to trust more than either absolute time.
+
+Rows
+  1a/1b  3D surface update + one rendered frame: SurfaceView.set_surface vs
+         pyqtgraph's GLSurfacePlotItem (shaded, smooth, per-vertex Python normals)
+  2      one orbit step + frame at 256²: SurfaceView vs matplotlib plot_surface (Agg)
+  3      6 optimizer paths × 1000 steps after a hyperparameter change: simulate vs
+         a per-step value()/grad() loop with a textbook numpy optimizer
+  4      longest GUI-thread stall while a 1024² surface and 6 paths recompute vs the
+         surface computed synchronously on the GUI thread
+  5      cold start to the first rendered 3D frame vs ``import PySide6.QtWidgets``
+
+``--quick`` shrinks grids and repeats so the whole run takes well under a minute;
+its numbers only show that every row works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_JSON = ROOT / "benchmarks" / "results.json"
+XVFB_SERVER_ARGS = "-screen 0 1600x1000x24 +extension GLX"
+#: set in the re-executed process so a failing xvfb-run cannot loop
+_REEXEC_ENV = "LOSSVIEWER_BENCH_UNDER_XVFB"
+#: pixel size of the 3D views (and of the matplotlib figure) in rows 1 and 2
+VIEW_SIZE = (800, 600)
+WINDOW_SIZE = (1400, 850)
+
+#: stable row ids and titles (tests/test_benchmarks.py checks these)
+ROW_TITLES = {
+    "1a": "3D surface update+render",
+    "1b": "3D surface update+render",
+    "2": "Interactive 3D frame (orbit)",
+    "3": "Recompute 6 paths x 1000 steps",
+    "4": "UI stall while recomputing",
+    "5": "Cold start to first 3D frame",
+}
+
+
+@dataclass
+class Row:
+    id: str
+    name: str
+    ours: float  # ms
+    alternative: float  # ms
+    ratio: float  # alternative / ours (or ours / floor for row 5)
+    ratio_meaning: str
+    target: str
+    target_on: str  # "ratio" or "ours"
+    target_value: float
+    met: bool
+    unit: str = "ms"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _median(xs: list[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+# -- display ---------------------------------------------------------------------------
+
+
+def ensure_display(argv: list[str]) -> None:
+    """Re-execute under xvfb-run when there is no X display (GL needs one)."""
+    if os.environ.get("DISPLAY"):
+        return
+    if os.environ.get(_REEXEC_ENV):
+        sys.exit("benchmarks/run.py: xvfb-run started but DISPLAY is still unset")
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        sys.exit("benchmarks/run.py: no DISPLAY and no xvfb-run; install xvfb or run under X")
+    os.environ[_REEXEC_ENV] = "1"
+    cmd = [xvfb, "-a", "-s", XVFB_SERVER_ARGS, sys.executable, str(Path(__file__).resolve()),
+           *argv]
+    os.execv(xvfb, cmd)
+
+
+def _isolated_settings_env() -> str:
+    """Point QSettings at a throw-away directory (benchmarks never touch user settings)."""
+    home = tempfile.mkdtemp(prefix="lossviewer-bench-")
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_CACHE_HOME", "cache")):
+        os.environ[var] = os.path.join(home, sub)
+    os.environ.pop("XDG_SESSION_TYPE", None)
+    os.environ.setdefault("PYOPENGL_PLATFORM", "glx")
+    return home
+
+
+def _process_events(app, seconds: float = 0.05) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.002)
+
+
+# -- shared inputs -----------------------------------------------------------------------
+
+
+def _surface_display(n: int, b: float = 100.0):
+    from lossviewer.core.functions import make_landscape
+    from lossviewer.core.grid import prepare_surface, sample_surface
+
+    land = make_landscape("rosenbrock", b=b)
+    (x0, x1), (y0, y1) = land.default_domain
+    best = land.global_minimum()
+    return prepare_surface(sample_surface(land, (x0, x1), (y0, y1), n),
+                           best.value if best is not None else None)
+
+
+def _camera(view) -> None:
+    """The SurfaceView's default camera, for a plain GLViewWidget."""
+    import pyqtgraph as pg
+
+    from lossviewer.ui.views.surface_view import Z_HEIGHT
+
+    view.setCameraPosition(pos=pg.Vector(0, 0, Z_HEIGHT * 0.35), distance=33,
+                           elevation=30, azimuth=-62)
+
+
+def _pyqtgraph_inputs(data, zscale: str = "log"):
+    """Full-grid x, y, z (in the same normalised box as SurfaceView) and per-vertex colours."""
+    from lossviewer.ui import theme
+    from lossviewer.ui.views.surface_view import HALF, Z_HEIGHT
+
+    s = data.scales[zscale]
+    xs, ys = data.surface.xs, data.surface.ys
+    disp = s.display
+    x = ((xs - xs[0]) / (xs[-1] - xs[0]) * 2 * HALF - HALF).astype(np.float32)
+    y = ((ys - ys[0]) / (ys[-1] - ys[0]) * 2 * HALF - HALF).astype(np.float32)
+    zt = disp.Z.T  # GLSurfacePlotItem wants z[ix, iy]
+    z = ((zt - disp.lo) / (disp.hi - disp.lo) * Z_HEIGHT).astype(np.float32)
+    lut = theme.colormap_lut("viridis")
+    idx = np.clip(((zt.ravel() - disp.lo) / (disp.hi - disp.lo) * (len(lut) - 1)).astype(int),
+                  0, len(lut) - 1)
+    return x, y, z, lut[idx]
+
+
+def _gl_renderer(view) -> str:
+    from OpenGL import GL
+
+    view.makeCurrent()
+    try:
+        raw = GL.glGetString(GL.GL_RENDERER)
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+    except Exception:  # noqa: BLE001 - informational only
+        return "unknown"
+    finally:
+        view.doneCurrent()
+
+
+# -- row 1: surface update + render ------------------------------------------------------
+
+
+def bench_surface_update(app, row_id: str, n: int, reps_ours: int, reps_alt: int,
+                         meta: dict) -> Row:
+    import pyqtgraph.opengl as gl
+
+    from lossviewer.ui import theme
+    from lossviewer.ui.views.surface_view import SurfaceView
+
+    # two surfaces, alternated, so every update really changes the data
+    datas = [_surface_display(n, 100.0), _surface_display(n, 120.0)]
+    mesh_side = datas[0].scales["log"].mesh_Z.shape
+
+    view = SurfaceView()
+    view.resize(*VIEW_SIZE)
+    view.show()
+    _process_events(app)
+    meta.setdefault("gl_renderer", _gl_renderer(view))
+    view.set_surface(datas[0], "log", "viridis")  # warm-up: shaders, buffers, face cache
+    view.grabFramebuffer()
+    ours = []
+    for i in range(reps_ours):
+        d = datas[(i + 1) % 2]
+        t0 = time.perf_counter()
+        view.set_surface(d, "log", "viridis")
+        view.grabFramebuffer()
+        ours.append(time.perf_counter() - t0)
+    view.close()
+    view.deleteLater()
+    _process_events(app, 0.02)
+
+    pview = gl.GLViewWidget()
+    pview.setBackgroundColor(theme.BACKGROUND)
+    pview.resize(*VIEW_SIZE)
+    _camera(pview)
+    pview.show()
+    _process_events(app)
+    x, y, z, colors = _pyqtgraph_inputs(datas[0])
+    item = gl.GLSurfacePlotItem(x=x, y=y, z=z, colors=colors, shader="shaded", smooth=True)
+    pview.addItem(item)
+    # warm-up: shaders and pyqtgraph's vertex→faces table (kept while the shape stays)
+    t0 = time.perf_counter()
+    pview.grabFramebuffer()
+    alt_first = time.perf_counter() - t0
+    alt = []
+    for i in range(reps_alt):
+        d = datas[(i + 1) % 2]
+        t0 = time.perf_counter()
+        x, y, z, colors = _pyqtgraph_inputs(d)
+        item.setData(x=x, y=y, z=z, colors=colors)
+        pview.grabFramebuffer()
+        alt.append(time.perf_counter() - t0)
+    pview.close()
+    pview.deleteLater()
+    _process_events(app, 0.02)
+
+    o, a = _ms(_median(ours)), _ms(_median(alt))
+    ratio = a / o
+    mesh = f"{mesh_side[0]}²" if mesh_side[0] == mesh_side[1] else f"{mesh_side}"
+    name = f"{ROW_TITLES[row_id]}, Rosenbrock log {n}²"
+    if mesh_side[0] != n:
+        name += f" (ours meshes {mesh})"
+    return Row(row_id, name, o, a, ratio, "speed-up: alternative / ours", "≥ 10×", "ratio",
+               10.0, ratio >= 10.0, details={
+                   "grid": n, "ours_mesh_vertices": int(np.prod(mesh_side)),
+                   "alternative_mesh_vertices": n * n, "ours_runs_ms": [_ms(t) for t in ours],
+                   "alternative_runs_ms": [_ms(t) for t in alt],
+                   "alternative_first_frame_ms": _ms(alt_first),
+                   "view_px": list(VIEW_SIZE), "frame": "grabFramebuffer()",
+                   "alternative": "GLSurfacePlotItem(shader='shaded', smooth=True).setData "
+                                  "on the full grid"})
+
+
+# -- row 2: orbit frame ----------------------------------------------------------------
+
+
+def bench_orbit(app, n: int, frames: int, reps_alt: int) -> Row:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lossviewer.ui.views.surface_view import SurfaceView
+
+    data = _surface_display(n)
+    view = SurfaceView()
+    view.resize(*VIEW_SIZE)
+    view.show()
+    _process_events(app)
+    view.set_surface(data, "log", "viridis")
+    view.grabFramebuffer()
+    view.grabFramebuffer()
+    ours = []
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        view.orbit(2, 0)
+        view.grabFramebuffer()
+        ours.append(time.perf_counter() - t0)
+    view.close()
+    view.deleteLater()
+    _process_events(app, 0.02)
+
+    s = data.scales["log"]
+    X, Y = np.meshgrid(data.surface.xs, data.surface.ys)
+    dpi = 100
+    fig = plt.figure(figsize=(VIEW_SIZE[0] / dpi, VIEW_SIZE[1] / dpi), dpi=dpi)
+    ax = fig.add_subplot(projection="3d")
+    ax.plot_surface(X, Y, s.display.Z, cmap="viridis", rstride=1, cstride=1, linewidth=0,
+                    antialiased=False)
+    azim, elev = -62.0, 30.0
+    ax.view_init(elev=elev, azim=azim)
+    fig.canvas.draw()  # warm-up
+    alt = []
+    for _ in range(reps_alt):
+        azim += 2
+        t0 = time.perf_counter()
+        ax.view_init(elev=elev, azim=azim)
+        fig.canvas.draw()
+        alt.append(time.perf_counter() - t0)
+    width, height = fig.canvas.get_width_height()
+    plt.close(fig)
+
+    o, a = _ms(_median(ours)), _ms(_median(alt))
+    ratio = a / o
+    return Row("2", f"{ROW_TITLES['2']}, {n}²", o, a, ratio, "speed-up: alternative / ours",
+               "≥ 10×", "ratio", 10.0, ratio >= 10.0, details={
+                   "grid": n, "ours_frames": frames, "alternative_frames": reps_alt,
+                   "ours_p90_ms": _ms(float(np.percentile(ours, 90))),
+                   "alternative_runs_ms": [_ms(t) for t in alt],
+                   "view_px": list(VIEW_SIZE), "matplotlib_px": [width, height],
+                   "alternative": "matplotlib plot_surface(rstride=1, cstride=1) on Agg, "
+                                  "view_init(azim+=2) + canvas.draw()"})
+
+
+# -- row 3: optimizer paths ------------------------------------------------------------
+
+#: (optimizer, hyperparameters) of the six racing runs
+PATH_RUNS = (
+    ("sgd", {"lr": 1e-3}),
+    ("sgd", {"lr": 2e-4, "momentum": 0.9}),
+    ("rmsprop", {"lr": 1e-2}),
+    ("adam", {"lr": 5e-2}),
+    ("adagrad", {"lr": 0.5}),
+    ("nadam", {"lr": 5e-2}),
+)
+PATH_STEPS = 1000
+
+
+def _naive_path(land, optimizer: str, hyper: dict, start, steps: int):
+    """What a user script would write: value()+grad() per step, a numpy optimizer."""
+    p = np.array(start, dtype=np.float64)
+    lr = hyper["lr"]
+    m = np.zeros(2)
+    v = np.zeros(2)
+    mu_product = 1.0
+    points, losses = [p.copy()], []
+    for t in range(1, steps + 1):
+        loss = land.value(p)
+        g = land.grad(p)
+        losses.append(float(loss))
+        if optimizer == "sgd":
+            mom = hyper.get("momentum", 0.0)
+            if mom:
+                m = g.copy() if t == 1 else mom * m + g
+                p = p - lr * m
+            else:
+                p = p - lr * g
+        elif optimizer == "rmsprop":
+            v = 0.99 * v + 0.01 * g * g
+            p = p - lr * g / (np.sqrt(v) + 1e-8)
+        elif optimizer == "adam":
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            mhat = m / (1 - 0.9**t)
+            vhat = v / (1 - 0.999**t)
+            p = p - lr * mhat / (np.sqrt(vhat) + 1e-8)
+        elif optimizer == "adagrad":
+            v = v + g * g
+            p = p - lr * g / (np.sqrt(v) + 1e-10)
+        elif optimizer == "nadam":
+            mu = 0.9 * (1 - 0.5 * 0.96 ** (t * 4e-3))
+            mu_next = 0.9 * (1 - 0.5 * 0.96 ** ((t + 1) * 4e-3))
+            mu_product *= mu
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            denom = np.sqrt(v / (1 - 0.999**t)) + 1e-8
+            p = p - lr * (1 - mu) / (1 - mu_product) * g / denom
+            p = p - lr * mu_next / (1 - mu_product * mu_next) * m / denom
+        else:
+            raise ValueError(optimizer)
+        points.append(p.copy())
+    losses.append(float(land.value(p)))
+    return np.array(points), np.array(losses)
+
+
+def bench_paths(reps_ours: int, reps_alt: int) -> Row:
+    from lossviewer.core.functions import make_landscape
+    from lossviewer.core.trajectory import simulate
+
+    land = make_landscape("rosenbrock")
+    start = np.array([land.default_start])
+
+    def ours_once(scale: float):
+        return [simulate(land, opt, {**h, "lr": h["lr"] * scale}, start, PATH_STEPS)
+                for opt, h in PATH_RUNS]
+
+    ours_once(1.0)  # warm-up (imports, first-call checks)
+    ours = []
+    for k in range(reps_ours):
+        scale = 1.0 + 0.001 * (k + 1)  # "a hyperparameter changed": a new lr every time
+        t0 = time.perf_counter()
+        ours_once(scale)
+        ours.append(time.perf_counter() - t0)
+    trajs = ours_once(1.0)
+
+    alt = []
+    naive = []
+    for _ in range(reps_alt):
+        t0 = time.perf_counter()
+        naive = [_naive_path(land, opt, h, land.default_start, PATH_STEPS) for opt, h in PATH_RUNS]
+        alt.append(time.perf_counter() - t0)
+    # both sides must do the same work: compare the final points
+    dev = 0.0
+    for tr, (pts, _loss) in zip(trajs, naive, strict=True):
+        if tr.status[0] == "finished":
+            dev = max(dev, float(np.max(np.abs(tr.points[0, -1] - pts[-1]))))
+
+    o, a = _ms(_median(ours)), _ms(_median(alt))
+    return Row("3", f"{ROW_TITLES['3']} (Rosenbrock; target is ours in ms)", o, a, a / o,
+               "speed-up: alternative / ours", "≤ 16 ms", "ours", 16.0, o <= 16.0, details={
+                   "optimizers": [f"{opt} {h}" for opt, h in PATH_RUNS],
+                   "statuses": [t.status[0] for t in trajs],
+                   "ours_runs_ms": [_ms(t) for t in ours],
+                   "alternative_runs_ms": [_ms(t) for t in alt],
+                   "max_final_point_difference": dev,
+                   "alternative": "per step landscape.value(p) + landscape.grad(p) and a "
+                                  "textbook numpy update"})
+
+
+# -- row 4: UI stall ---------------------------------------------------------------------
+
+
+def _longest_gap(app, trigger: Callable[[], None], done: Callable[[], bool],
+                 tail_s: float = 0.25, timeout_s: float = 90.0) -> dict:
+    """Run the event loop with a 5 ms heartbeat; fire trigger(); stop tail_s after done().
+
+    Returns the longest gap between heartbeats from just before the trigger until
+    the end (the tail catches the first repaint with the new data).
+    """
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+
+    beats: list[float] = []
+    st: dict[str, Any] = {"t0": None, "done_at": None, "timed_out": False}
+    loop = QEventLoop()
+
+    def beat() -> None:
+        now = time.perf_counter()
+        beats.append(now)
+        if st["t0"] is None:
+            return
+        if st["done_at"] is None:
+            if done():
+                st["done_at"] = now
+            elif now - st["t0"] > timeout_s:
+                st["timed_out"] = True
+                loop.quit()
+        elif now - st["done_at"] >= tail_s:
+            loop.quit()
+
+    def fire() -> None:
+        st["t0"] = time.perf_counter()
+        trigger()
+
+    hb = QTimer()
+    hb.setTimerType(Qt.TimerType.PreciseTimer)
+    hb.setInterval(5)
+    hb.timeout.connect(beat)
+    hb.start()
+    QTimer.singleShot(100, fire)
+    loop.exec()
+    hb.stop()
+    t0 = st["t0"]
+    before = [b for b in beats if b < t0]
+    after = [b for b in beats if b >= t0]
+    series = ([before[-1]] if before else [t0]) + after
+    gaps = np.diff(series)
+    return {
+        "max_gap_ms": _ms(float(gaps.max())) if gaps.size else float("nan"),
+        "p99_gap_ms": _ms(float(np.percentile(gaps, 99))) if gaps.size else float("nan"),
+        "beats": len(after),
+        "time_to_done_ms": _ms(st["done_at"] - t0) if st["done_at"] else float("nan"),
+        "timed_out": st["timed_out"],
+    }
+
+
+def bench_stall(app, resolution: int) -> Row:
+    from lossviewer.core.grid import prepare_surface, sample_surface
+    from lossviewer.ui.job_runner import JobRunner
+    from lossviewer.ui.main_window import MainWindow
+    from lossviewer.ui.offscreen import wait_until_ready
+
+    window = MainWindow()
+    window.scene.add_run("adagrad", name="Adagrad", hyper={"lr": 0.5}, steps=PATH_STEPS)
+    window.scene.add_run("nadam", name="NAdam", hyper={"lr": 5e-2}, steps=PATH_STEPS)
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    if not wait_until_ready(app, window, 60):
+        raise RuntimeError("the main window did not become ready")
+    n_runs = len(window.scene.runs)
+    window.scene.set_playback(frame=window.scene.max_steps, playing=False)
+    _process_events(app, 0.3)
+
+    # ours: one change that invalidates the surface (at 1024²) and every path
+    ours = _longest_gap(
+        app, lambda: window.scene.set_landscape(function="himmelblau", resolution=resolution),
+        lambda: window.ready)
+    if ours["timed_out"]:
+        raise RuntimeError("the window did not become ready after the change")
+    window.scene.set_playback(frame=window.scene.max_steps, playing=False)
+    _process_events(app, 0.3)
+
+    # alternative: the same surface sampled and prepared on the GUI thread, then drawn
+    state = {"done": False}
+
+    def blocking() -> None:
+        sc = window.scene
+        s = sc.landscape_settings
+        best = sc.landscape.global_minimum()
+        surf = sample_surface(sc.landscape, s.xrange, s.yrange, s.resolution)
+        data = prepare_surface(surf, best.value if best is not None else None)
+        sc.set_surface(data, sc.landscape_revision)
+        state["done"] = True
+
+    alt = _longest_gap(app, blocking, lambda: state["done"])
+    window.close()
+    JobRunner.shutdown(3000)
+    window.deleteLater()
+    _process_events(app, 0.05)
+
+    o, a = ours["max_gap_ms"], alt["max_gap_ms"]
+    return Row("4", f"{ROW_TITLES['4']} ({resolution}² surface + {n_runs} paths, "
+               "5 ms heartbeat, longest gap)", o, a, a / o,
+               "blocking gap / our gap", "≤ 50 ms", "ours", 50.0, o <= 50.0, details={
+                   "resolution": resolution, "runs": n_runs,
+                   "ours": ours, "alternative": alt,
+                   "alternative_how": "sample_surface + prepare_surface in a timer callback "
+                                      "on the GUI thread, then scene.set_surface",
+                   "tail_after_ready_ms": 250})
+
+
+# -- row 5: cold start -------------------------------------------------------------------
+
+_CHILD_APP = r"""
+import time
+t_start = time.time()
+import os, sys
+from lossviewer.app import create_application
+app = create_application(["lossviewer-bench"])
+from lossviewer.ui.main_window import MainWindow
+from lossviewer.ui.offscreen import distinct_colors, image_to_array
+w = MainWindow()
+w.resize(%d, %d)
+w.show()
+deadline = time.perf_counter() + 60
+while not w.ready and time.perf_counter() < deadline:
+    app.processEvents()
+    time.sleep(0.001)
+app.processEvents()
+img = w.surface_view.grabFramebuffer()
+t_frame = time.time()
+colors = distinct_colors(image_to_array(img))
+print("BENCH", repr(t_start), repr(t_frame), int(w.ready), colors, flush=True)
+os._exit(0)
+""" % WINDOW_SIZE
+
+_CHILD_FLOOR = r"""
+import time
+t_start = time.time()
+import PySide6.QtWidgets
+t_frame = time.time()
+print("BENCH", repr(t_start), repr(t_frame), 1, 0, flush=True)
+"""
+
+
+def _launch(code: str, env: dict[str, str]) -> dict:
+    t_launch = time.time()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=str(ROOT))
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"child failed (rc {proc.returncode}): {proc.stderr[-2000:]}")
+    _, t_start, t_frame, ready, colors = line.split()
+    return {"total_s": float(t_frame) - t_launch, "interpreter_s": float(t_start) - t_launch,
+            "ready": bool(int(ready)), "colors": int(colors)}
+
+
+def bench_cold_start(reps: int) -> Row:
+    env = dict(os.environ)
+    home = tempfile.mkdtemp(prefix="lossviewer-bench-child-")
+    env["XDG_CONFIG_HOME"] = os.path.join(home, "config")
+    ours, floor = [], []
+    for _ in range(reps):
+        ours.append(_launch(_CHILD_APP, env))
+        floor.append(_launch(_CHILD_FLOOR, env))
+    if not all(r["ready"] and r["colors"] > 50 for r in ours):
+        raise RuntimeError(f"the child did not paint a surface: {ours}")
+    o = _ms(_median([r["total_s"] for r in ours]))
+    f = _ms(_median([r["total_s"] for r in floor]))
+    return Row("5", f"{ROW_TITLES['5']} (alternative: import PySide6.QtWidgets = floor)",
+               o, f, o / f, "ours / floor", "≤ 1.5 s", "ours", 1500.0, o <= 1500.0, details={
+                   "runs": reps, "ours_runs_ms": [_ms(r["total_s"]) for r in ours],
+                   "floor_runs_ms": [_ms(r["total_s"]) for r in floor],
+                   "interpreter_start_ms": _ms(_median([r["interpreter_s"] for r in ours])),
+                   "frame_colors": [r["colors"] for r in ours],
+                   "measured": "parent time.time() at launch → child's time.time() after "
+                               "window.ready and one surface_view.grabFramebuffer()"})
+
+
+# -- table and main ----------------------------------------------------------------------
+
+
+def _fmt_ms(v: float) -> str:
+    if not math.isfinite(v):
+        return "n/a"
+    if v >= 1000:
+        return f"{v / 1000:.2f} s"
+    if v >= 100:
+        return f"{v:.0f} ms"
+    if v >= 10:
+        return f"{v:.1f} ms"
+    return f"{v:.2f} ms"
+
+
+def _fmt_ratio(row: Row) -> str:
+    if not math.isfinite(row.ratio):
+        return "n/a"
+    return f"{row.ratio:.1f}×" if row.ratio >= 10 else f"{row.ratio:.2f}×"
+
+
+def print_table(rows: list[Row], quick: bool) -> None:
+    headers = ("row", "ours", "alternative", "ratio/figure", "target", "met?")
+    body = []
+    for r in rows:
+        figure = _fmt_ratio(r) if r.target_on == "ratio" else _fmt_ms(r.ours)
+        ctx = "" if r.target_on == "ratio" else f" (ratio {_fmt_ratio(r)})"
+        body.append((f"{r.id} {r.name}", _fmt_ms(r.ours), _fmt_ms(r.alternative),
+                     figure + ctx, r.target, "yes" if r.met else "NO"))
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(line)
+    print("-" * len(line))
+    for b in body:
+        print("  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)))
+    if quick:
+        print("(--quick: smaller grids and fewer repeats; the numbers are not representative)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small grids, few repeats (< 1 min)")
+    ap.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
+    args = ap.parse_args(argv)
+    ensure_display(argv)
+    _isolated_settings_env()
+
+    sys.path.insert(0, str(ROOT))
+    from lossviewer.app import create_application
+
+    app = create_application(["lossviewer-bench"])
+    import matplotlib
+    import pyqtgraph
+    import PySide6
+
+    import lossviewer
+
+    q = args.quick
+    meta: dict[str, Any] = {
+        "quick": q, "started": _dt.datetime.now().isoformat(timespec="seconds"),
+        "python": platform.python_version(), "platform": platform.platform(),
+        "cpus": os.cpu_count(), "lossviewer": lossviewer.__version__,
+        "pyside6": PySide6.__version__, "pyqtgraph": pyqtgraph.__version__,
+        "matplotlib": matplotlib.__version__, "numpy": np.__version__,
+        "qt_platform": app.platformName(),
+    }
+    plan: list[tuple[str, Callable[[], Row]]] = [
+        ("1a", lambda: bench_surface_update(app, "1a", 128 if q else 256, 3 if q else 9,
+                                            1 if q else 3, meta)),
+        ("1b", lambda: bench_surface_update(app, "1b", 192 if q else 512, 3 if q else 7,
+                                            1 if q else 2, meta)),
+        ("2", lambda: bench_orbit(app, 128 if q else 256, 10 if q else 30, 1 if q else 4)),
+        ("3", lambda: bench_paths(3 if q else 21, 1 if q else 3)),
+        ("4", lambda: bench_stall(app, 512 if q else 1024)),
+        ("5", lambda: bench_cold_start(1 if q else 3)),
+    ]
+    rows: list[Row] = []
+    failed = []
+    for rid, fn in plan:
+        print(f"[{time.strftime('%H:%M:%S')}] row {rid}: {ROW_TITLES[rid]} …", flush=True)
+        t0 = time.perf_counter()
+        try:
+            row = fn()
+        except Exception as exc:  # noqa: BLE001 - report the row as failed and go on
+            traceback.print_exc()
+            failed.append(rid)
+            nan = float("nan")
+            row = Row(rid, f"{ROW_TITLES[rid]} (FAILED: {exc})", nan, nan, nan, "", "", "ours",
+                      nan, False)
+        row.details["bench_wall_s"] = round(time.perf_counter() - t0, 2)
+        rows.append(row)
+    print()
+    print_table(rows, q)
+    missed = [r.id for r in rows if not r.met]
+    print(f"targets missed: {', '.join(missed) if missed else 'none'}")
+
+    out = {"meta": meta, "rows": [asdict(r) for r in rows]}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2, default=float) + "\n")
+    print(f"results written to {args.json}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
