@@ -167,6 +167,12 @@ def simulate_iter(
 
     Arguments are checked before the first step: bad ones raise ValueError
     from this call, not from the first ``next()``.
+
+    Batches of up to :data:`LIST_PATH_MAX_ROWS` rows on a plain Landscape run
+    on Python floats (``Optimizer.list_stepper`` and the landscape's kernels
+    on numpy scalars), about 10× faster than numpy for so few numbers. If
+    that path raises (Python floats refuse 0/0 where numpy gives NaN), the
+    run restarts on arrays, so the progress count starts again from 0.
     """
     pts0 = _check_starts(starts)
     steps = _check_int(steps, "steps", 1)
@@ -207,7 +213,7 @@ def simulate(
 
 
 class _ListPathFailed(Exception):
-    """Python floats raised where numpy would have produced inf/NaN."""
+    """The Python-float path raised (e.g. 0/0, which numpy turns into NaN)."""
 
 
 def _scalar_kernels(landscape: Any, pts0: NDArray[np.float64], need_hess: bool) -> tuple | None:
@@ -456,27 +462,42 @@ def _list_chunk_runner(scalar, pts0, lrs, need_hess, loss, gbuf, pts):
                 hxx, hxy, hyy = h_(x, y)
                 hl[r] = (float(hxx), float(hxy), float(hyy))
 
+    if B == 1 and hl is None:
+
+        def evaluate(cl: list[float], cg: list[float]) -> None:  # the common race case
+            x, y = f64(p[0]), f64(p[1])
+            cl.append(float(f_(x, y)))
+            gx, gy = g_(x, y)
+            g[0] = gx = float(gx)
+            g[1] = gy = float(gy)
+            cg.append(gx)
+            cg.append(gy)
+
     def run_chunk(k0: int, k1: int, nz: NDArray | None) -> None:
         cl: list[float] = []
         cg: list[float] = []
         cp: list[float] = []
         n = k1 - k0
+        try:
+            if n == 0:
+                evaluate(cl, cg)
+            elif nz is not None:
+                nzl = nz.reshape(n, B * D).tolist()
+                for j in range(k0, k1):
+                    evaluate(cl, cg)
+                    lstep(p, [a + b for a, b in zip(g, nzl[j - k0], strict=True)], lrs[j], hl)
+                    cp.extend(p)
+            else:
+                for j in range(k0, k1):
+                    evaluate(cl, cg)
+                    lstep(p, g, lrs[j], hl)
+                    cp.extend(p)
+        except Exception as exc:  # noqa: BLE001 - the array path redoes it (or raises properly)
+            raise _ListPathFailed from exc
         if n == 0:
-            evaluate(cl, cg)
             loss[k0] = cl
             gbuf[0] = np.array(cg).reshape(B, D)
             return
-        nzl = nz.reshape(n, B * D).tolist() if nz is not None else None
-        try:
-            for j in range(k0, k1):
-                evaluate(cl, cg)
-                if nzl is not None:
-                    lstep(p, [a + b for a, b in zip(g, nzl[j - k0], strict=True)], lrs[j], hl)
-                else:
-                    lstep(p, g, lrs[j], hl)
-                cp.extend(p)
-        except (ArithmeticError, ValueError) as exc:
-            raise _ListPathFailed from exc
         loss[k0:k1] = np.array(cl).reshape(n, B)
         gbuf[:n] = np.array(cg).reshape(n, B, D)
         pts[k0 + 1 : k1 + 1] = np.array(cp).reshape(n, B, D)

@@ -25,7 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from lossviewer import __version__
-from lossviewer.compute.jobs import PathResult, PathsRequest, RunRequest, SurfaceRequest, paths_job, surface_job
+from lossviewer.compute.jobs import (
+    PathResult,
+    PathsRequest,
+    RunRequest,
+    SurfaceRequest,
+    paths_job,
+    surface_job,
+)
 from lossviewer.core.functions import LANDSCAPES
 from lossviewer.core.grid import SurfaceDisplay
 from lossviewer.scene.scene import Scene, default_scene
@@ -404,7 +411,8 @@ class MainWindow(QMainWindow):
 
     def _show_shortcuts(self) -> None:
         rows = "".join(
-            f"<tr><td><b>{a.shortcut().toString()}</b></td><td>{a.text().replace('&', '')}</td></tr>"
+            f"<tr><td><b>{a.shortcut().toString()}</b></td>"
+            f"<td>{a.text().replace('&', '')}</td></tr>"
             for a in self.actions() if not a.shortcut().isEmpty())
         QMessageBox.information(self, "Keyboard shortcuts",
                                 f"<table cellspacing=6>{rows}</table>"

@@ -23,8 +23,9 @@ class LossPlot(pg.PlotWidget):
         self._legend = item.addLegend(offset=(-10, 8), labelTextColor=theme.TEXT,
                                       brush=pg.mkBrush(20, 22, 27, 200))
         self._curves: dict[int, pg.PlotDataItem] = {}
+        dash = pg.QtCore.Qt.PenStyle.DashLine
         self._frame = pg.InfiniteLine(angle=90, movable=False,
-                                      pen=pg.mkPen(theme.MUTED, width=1, style=pg.QtCore.Qt.DashLine))
+                                      pen=pg.mkPen(theme.MUTED, width=1, style=dash))
         self.addItem(self._frame, ignoreBounds=True)
 
     def set_curves(self, curves: list[dict], floor: float) -> None:
