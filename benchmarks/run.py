@@ -26,6 +26,7 @@ its numbers only show that every row works.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as _dt
 import json
 import math
@@ -110,6 +111,7 @@ def ensure_display(argv: list[str]) -> None:
 def _isolated_settings_env() -> str:
     """Point QSettings at a throw-away directory (benchmarks never touch user settings)."""
     home = tempfile.mkdtemp(prefix="lossviewer-bench-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
                      ("XDG_CACHE_HOME", "cache")):
         os.environ[var] = os.path.join(home, sub)
@@ -183,6 +185,16 @@ def _gl_renderer(view) -> str:
 # -- row 1: surface update + render ------------------------------------------------------
 
 
+def _frame_only(view, reps: int = 3) -> float:
+    """Median seconds of grabFramebuffer() with nothing changed (the render floor)."""
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        view.grabFramebuffer()
+        ts.append(time.perf_counter() - t0)
+    return _median(ts)
+
+
 def bench_surface_update(app, row_id: str, n: int, reps_ours: int, reps_alt: int,
                          meta: dict) -> Row:
     import pyqtgraph.opengl as gl
@@ -208,6 +220,7 @@ def bench_surface_update(app, row_id: str, n: int, reps_ours: int, reps_alt: int
         view.set_surface(d, "log", "viridis")
         view.grabFramebuffer()
         ours.append(time.perf_counter() - t0)
+    ours_frame = _frame_only(view)
     view.close()
     view.deleteLater()
     _process_events(app, 0.02)
@@ -233,6 +246,7 @@ def bench_surface_update(app, row_id: str, n: int, reps_ours: int, reps_alt: int
         item.setData(x=x, y=y, z=z, colors=colors)
         pview.grabFramebuffer()
         alt.append(time.perf_counter() - t0)
+    alt_frame = _frame_only(pview)
     pview.close()
     pview.deleteLater()
     _process_events(app, 0.02)
@@ -249,6 +263,9 @@ def bench_surface_update(app, row_id: str, n: int, reps_ours: int, reps_alt: int
                    "alternative_mesh_vertices": n * n, "ours_runs_ms": [_ms(t) for t in ours],
                    "alternative_runs_ms": [_ms(t) for t in alt],
                    "alternative_first_frame_ms": _ms(alt_first),
+                   # a frame with nothing changed: the render cost both sides pay
+                   "ours_frame_only_ms": _ms(ours_frame),
+                   "alternative_frame_only_ms": _ms(alt_frame),
                    "view_px": list(VIEW_SIZE), "frame": "grabFramebuffer()",
                    "alternative": "GLSurfacePlotItem(shader='shaded', smooth=True).setData "
                                   "on the full grid"})
@@ -327,6 +344,8 @@ PATH_RUNS = (
     ("nadam", {"lr": 5e-2}),
 )
 PATH_STEPS = 1000
+#: steps over which the naive paths must match ours to rounding
+CHECK_STEPS = 50
 
 
 def _naive_path(land, optimizer: str, hyper: dict, start, steps: int):
@@ -383,18 +402,22 @@ def bench_paths(reps_ours: int, reps_alt: int) -> Row:
     land = make_landscape("rosenbrock")
     start = np.array([land.default_start])
 
-    def ours_once(scale: float):
-        return [simulate(land, opt, {**h, "lr": h["lr"] * scale}, start, PATH_STEPS)
-                for opt, h in PATH_RUNS]
+    def ours_once(scale: float) -> tuple[list, list[float]]:
+        trajs, ts = [], []
+        for opt, h in PATH_RUNS:
+            t0 = time.perf_counter()
+            trajs.append(simulate(land, opt, {**h, "lr": h["lr"] * scale}, start, PATH_STEPS))
+            ts.append(time.perf_counter() - t0)
+        return trajs, ts
 
     ours_once(1.0)  # warm-up (imports, first-call checks)
-    ours = []
+    ours, per_opt = [], []
     for k in range(reps_ours):
-        scale = 1.0 + 0.001 * (k + 1)  # "a hyperparameter changed": a new lr every time
-        t0 = time.perf_counter()
-        ours_once(scale)
-        ours.append(time.perf_counter() - t0)
-    trajs = ours_once(1.0)
+        # "a hyperparameter changed": a slightly different lr every time
+        _, ts = ours_once(1.0 + 0.001 * (k + 1))
+        ours.append(sum(ts))
+        per_opt.append(ts)
+    trajs, _ = ours_once(1.0)
 
     alt = []
     naive = []
@@ -402,20 +425,23 @@ def bench_paths(reps_ours: int, reps_alt: int) -> Row:
         t0 = time.perf_counter()
         naive = [_naive_path(land, opt, h, land.default_start, PATH_STEPS) for opt, h in PATH_RUNS]
         alt.append(time.perf_counter() - t0)
-    # both sides must do the same work: compare the final points
-    dev = 0.0
-    for tr, (pts, _loss) in zip(trajs, naive, strict=True):
-        if tr.status[0] == "finished":
-            dev = max(dev, float(np.max(np.abs(tr.points[0, -1] - pts[-1]))))
+    # both sides must do the same work: the paths agree to rounding over the first
+    # steps (later, rounding differences grow on this chaotic valley, e.g. RMSprop)
+    dev = max(float(np.max(np.abs(tr.points[0, :CHECK_STEPS] - pts[:CHECK_STEPS])))
+              for tr, (pts, _loss) in zip(trajs, naive, strict=True))
 
     o, a = _ms(_median(ours)), _ms(_median(alt))
+    labels = [f"{opt} {h}" for opt, h in PATH_RUNS]
     return Row("3", f"{ROW_TITLES['3']} (Rosenbrock; target is ours in ms)", o, a, a / o,
                "speed-up: alternative / ours", "≤ 16 ms", "ours", 16.0, o <= 16.0, details={
-                   "optimizers": [f"{opt} {h}" for opt, h in PATH_RUNS],
+                   "optimizers": labels,
                    "statuses": [t.status[0] for t in trajs],
+                   "ours_per_optimizer_ms": {
+                       lab: _ms(_median([ts[i] for ts in per_opt]))
+                       for i, lab in enumerate(labels)},
                    "ours_runs_ms": [_ms(t) for t in ours],
                    "alternative_runs_ms": [_ms(t) for t in alt],
-                   "max_final_point_difference": dev,
+                   f"max_point_difference_first_{CHECK_STEPS}_steps": dev,
                    "alternative": "per step landscape.value(p) + landscape.grad(p) and a "
                                   "textbook numpy update"})
 
@@ -542,7 +568,7 @@ app = create_application(["lossviewer-bench"])
 from lossviewer.ui.main_window import MainWindow
 from lossviewer.ui.offscreen import distinct_colors, image_to_array
 w = MainWindow()
-w.resize(%d, %d)
+w.resize(@SIZE@)
 w.show()
 deadline = time.perf_counter() + 60
 while not w.ready and time.perf_counter() < deadline:
@@ -554,7 +580,7 @@ t_frame = time.time()
 colors = distinct_colors(image_to_array(img))
 print("BENCH", repr(t_start), repr(t_frame), int(w.ready), colors, flush=True)
 os._exit(0)
-""" % WINDOW_SIZE
+""".replace("@SIZE@", f"{WINDOW_SIZE[0]}, {WINDOW_SIZE[1]}")
 
 _CHILD_FLOOR = r"""
 import time
@@ -580,6 +606,7 @@ def _launch(code: str, env: dict[str, str]) -> dict:
 def bench_cold_start(reps: int) -> Row:
     env = dict(os.environ)
     home = tempfile.mkdtemp(prefix="lossviewer-bench-child-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     env["XDG_CONFIG_HOME"] = os.path.join(home, "config")
     ours, floor = [], []
     for _ in range(reps):

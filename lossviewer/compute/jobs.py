@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from lossviewer.core.functions import make_landscape
-from lossviewer.core.grid import SurfaceDisplay, iter_surface, prepare_surface
+from lossviewer.core.grid import SurfaceDisplay, iter_prepare_surface, iter_surface
 from lossviewer.core.trajectory import Trajectory, simulate_iter
 
 #: a coarse preview surface is yielded first when the grid is larger than this
@@ -70,7 +70,7 @@ def surface_job(req: SurfaceRequest) -> Generator[Progress | Partial, None, Surf
     if req.resolution > 2 * PREVIEW_RESOLUTION:
         gen = iter_surface(landscape, req.xrange, req.yrange, PREVIEW_RESOLUTION)
         preview = yield from _drain(gen)
-        yield Partial(prepare_surface(preview, floor))
+        yield Partial((yield from _drain(iter_prepare_surface(preview, floor))))
     gen = iter_surface(landscape, req.xrange, req.yrange, req.resolution)
     last = 0.0
     while True:
@@ -86,7 +86,7 @@ def surface_job(req: SurfaceRequest) -> Generator[Progress | Partial, None, Surf
         else:
             yield Progress(done / total, "")
     yield Progress(1.0, "Contours …")
-    return prepare_surface(surface, floor)
+    return (yield from _drain(iter_prepare_surface(surface, floor)))
 
 
 def _drain(gen: Generator[Any, None, Any]) -> Generator[Progress, None, Any]:

@@ -18,7 +18,9 @@ from lossviewer.core.landscape import Landscape, Minimum, ParamSpec
 
 # Layout, in the default domain [-5, 5]². Wells: (x, y, depth, width). The first
 # one sits at the bottom of the base bowl and is the deepest, so it is the global
-# minimum for every parameter setting; the other three are local minima.
+# minimum for every parameter setting; the other three are local minima. The
+# positions, widths and parameter ranges were chosen by scanning the whole parameter
+# box (corners and random settings) for extra, missing or merged minima.
 _WELLS = (
     (0.5, -0.5, 1.9, 0.8),
     (-1.9, -1.6, 1.3, 0.7),
@@ -71,7 +73,7 @@ class CandyField(Landscape):
         # power k; each term is amplitude·exp(−(q/2)^k) with q = (p − c)ᵀM(p − c)
         terms: list[tuple[float, ...]] = []
         bx, by, bs = _BASE
-        # base bowl: P − P·exp(−(q/2)²), the constant P is added in _f
+        # base bowl: P − P·exp(−(q/2)^k), the constant P is added in _f
         terms.append((-p["plateau"], bx, by, 1.0 / bs**2, 0.0, 1.0 / bs**2, _BASE_POWER))
         for x, y, d, s in _WELLS:
             k = 1.0 / (s * w) ** 2
@@ -91,47 +93,56 @@ class CandyField(Landscape):
         self._minima = self._find_minima()
 
     # -- evaluation: a sum over a handful of terms (a loop over terms, not points)
-    def _each(self, x: NDArray, y: NDArray):
+    def _each(self, x: NDArray, y: NDArray) -> list[tuple]:
         """Per term: e = a·exp(−ψ), Md, and the scalars of its derivatives.
 
         With t = q/2 and ψ = t^k: ∇ = −e·γ·Md and ∇² = e·(α·(Md)(Md)ᵀ − γ·M),
         where γ = k·t^(k−1) and α = γ² − k(k−1)·t^(k−2); k = 1 gives γ = α = 1.
         """
-        with np.errstate(under="ignore"):
-            for a, cx, cy, mxx, mxy, myy, k in self._terms:
-                dx, dy = x - cx, y - cy
-                mx = mxx * dx + mxy * dy
-                my = mxy * dx + myy * dy
-                t = 0.5 * (dx * mx + dy * my)
-                if k == 1:
-                    yield a * np.exp(-t), mx, my, 1.0, 1.0, (mxx, mxy, myy)
-                else:
-                    tk2 = t ** (k - 2)
-                    gam = k * tk2 * t
-                    alpha = gam * gam - k * (k - 1) * tk2
-                    yield a * np.exp(-tk2 * t * t), mx, my, gam, alpha, (mxx, mxy, myy)
+        out = []
+        for a, cx, cy, mxx, mxy, myy, k in self._terms:
+            # Every term is exactly 0 (underflowed) long before |d| = 1e100; the clip
+            # keeps q, γ and α finite far outside the domain, so we never form 0·inf.
+            dx = np.clip(x - cx, -1e100, 1e100)
+            dy = np.clip(y - cy, -1e100, 1e100)
+            mx = mxx * dx + mxy * dy
+            my = mxy * dx + myy * dy
+            t = 0.5 * (dx * mx + dy * my)
+            if k == 1:
+                out.append((a * np.exp(-t), mx, my, 1.0, 1.0, (mxx, mxy, myy)))
+            else:
+                t = np.minimum(t, 1e3)  # likewise: exp(−t^k) is 0 there
+                tk2 = t ** (k - 2)
+                gam = k * tk2 * t
+                alpha = gam * gam - k * (k - 1) * tk2
+                out.append((a * np.exp(-tk2 * t * t), mx, my, gam, alpha, (mxx, mxy, myy)))
+        return out
 
     def _f(self, x, y):
         out = np.full(np.broadcast(x, y).shape, self._const)
-        for e, *_ in self._each(x, y):
-            out = out + e
+        with np.errstate(under="ignore"):
+            for e, *_ in self._each(x, y):
+                out = out + e
         return out
 
     def _g(self, x, y):
         gx = np.zeros(np.broadcast(x, y).shape)
         gy = np.zeros_like(gx)
-        for e, mx, my, gam, *_ in self._each(x, y):
-            gx = gx - e * gam * mx
-            gy = gy - e * gam * my
+        with np.errstate(under="ignore"):
+            for e, mx, my, gam, *_ in self._each(x, y):
+                eg = e * gam
+                gx = gx - eg * mx
+                gy = gy - eg * my
         return gx, gy
 
     def _h(self, x, y):
         shape = np.broadcast(x, y).shape
         hxx, hxy, hyy = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-        for e, mx, my, gam, alpha, (mxx, mxy, myy) in self._each(x, y):
-            hxx = hxx + e * (alpha * mx * mx - gam * mxx)
-            hxy = hxy + e * (alpha * mx * my - gam * mxy)
-            hyy = hyy + e * (alpha * my * my - gam * myy)
+        with np.errstate(under="ignore"):
+            for e, mx, my, gam, alpha, (mxx, mxy, myy) in self._each(x, y):
+                hxx = hxx + e * (alpha * mx * mx - gam * mxx)
+                hxy = hxy + e * (alpha * mx * my - gam * mxy)
+                hyy = hyy + e * (alpha * my * my - gam * myy)
         return hxx, hxy, hyy
 
     # -- minima --------------------------------------------------------------
@@ -165,8 +176,9 @@ class CandyField(Landscape):
             if g_ok[i] and pd[i] and all(np.hypot(*(P[i] - P[j])) > 1e-6 for j in kept):
                 kept.append(int(i))
         return [
-            Minimum(float(P[i, 0]), float(P[i, 1]), float(values[i]),
-                    "global" if rank == 0 else "local")
+            Minimum(
+                float(P[i, 0]), float(P[i, 1]), float(values[i]), "global" if rank == 0 else "local"
+            )
             for rank, i in enumerate(kept)
         ]
 

@@ -28,3 +28,15 @@ def isolines(xs: NDArray, ys: NDArray, Z: NDArray, levels: NDArray) -> NDArray[n
     if not parts:
         return np.empty((0, 2))
     return np.concatenate(parts[:-1])
+
+
+def join_polylines(parts: list[NDArray]) -> NDArray[np.float64]:
+    """Concatenate NaN-separated polylines into one, with a NaN row between each."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return np.empty((0, 2))
+    sep = np.full((1, 2), np.nan)
+    out: list[NDArray] = []
+    for p in parts:
+        out += [p, sep]
+    return np.concatenate(out[:-1])

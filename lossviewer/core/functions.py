@@ -33,7 +33,9 @@ def _full(x: NDArray, v: float) -> NDArray:
 class Rosenbrock(Landscape):
     name = "rosenbrock"
     title = "Rosenbrock"
-    description = "A long, curved, flat-bottomed banana valley that is easy to find but slow to follow."
+    description = (
+        "A long, curved, flat-bottomed banana valley that is easy to find but slow to follow."
+    )
     formula = "f(x, y) = (a − x)² + b·(y − x²)²"
     default_domain = ((-2.0, 2.0), (-1.0, 3.0))
     default_zscale = "log"
@@ -66,11 +68,14 @@ class Rosenbrock(Landscape):
 class Himmelblau(Landscape):
     name = "himmelblau"
     title = "Himmelblau"
-    description = "Four equally deep minima around a central hill: where you end up depends on where you start."
+    description = (
+        "Four equally deep minima around a central hill: where you end up depends on "
+        "where you start."
+    )
     formula = "f(x, y) = (x² + y − 11)² + (x + y² − 7)²"
     default_domain = ((-5.0, 5.0), (-5.0, 5.0))
     default_zscale = "log"
-    default_start = (-0.5, -0.5)
+    default_start = (0.0, -1.0)
 
     def _f(self, x, y):
         return (x * x + y - 11.0) ** 2 + (x + y * y - 7.0) ** 2
@@ -95,7 +100,9 @@ class Himmelblau(Landscape):
 class Rastrigin(Landscape):
     name = "rastrigin"
     title = "Rastrigin"
-    description = "A bowl covered in a regular egg-crate of local minima that trap plain gradient descent."
+    description = (
+        "A bowl covered in a regular egg-crate of local minima that trap plain gradient descent."
+    )
     formula = "f(x, y) = 2A + x² − A·cos(2πx) + y² − A·cos(2πy)"
     default_domain = ((-5.12, 5.12), (-5.12, 5.12))
     default_start = (-4.3, 3.7)
@@ -126,7 +133,7 @@ class Ackley(Landscape):
     description = "A nearly flat, bumpy outer region around one deep, sharp funnel at the origin."
     formula = "f(x, y) = −20·exp(−0.2·√(0.5(x² + y²))) − exp(0.5(cos 2πx + cos 2πy)) + e + 20"
     default_domain = ((-5.0, 5.0), (-5.0, 5.0))
-    default_start = (-3.8, 3.3)
+    default_start = (-1.6, 1.3)
 
     @staticmethod
     def _s(x, y):
@@ -145,10 +152,12 @@ class Ackley(Landscape):
         # The cone term's gradient 2·e1·(x, y)/s has no limit at the origin (its
         # direction depends on the approach); 0 is the subgradient that makes the
         # minimum stationary, so we return that instead of 0/0.
+        # x/s and y/s stay bounded (|·| ≤ √2) even for subnormal s
         pos = s > 0
-        inv = np.where(pos, 1.0 / np.where(pos, s, 1.0), 0.0)
-        gx = 2.0 * e1 * x * inv + _PI * np.sin(2 * _PI * x) * e2
-        gy = 2.0 * e1 * y * inv + _PI * np.sin(2 * _PI * y) * e2
+        s_safe = np.where(pos, s, 1.0)
+        u, v = np.where(pos, x / s_safe, 0.0), np.where(pos, y / s_safe, 0.0)
+        gx = 2.0 * e1 * u + _PI * np.sin(2 * _PI * x) * e2
+        gy = 2.0 * e1 * v + _PI * np.sin(2 * _PI * y) * e2
         return gx, gy
 
     def _h(self, x, y):
@@ -187,9 +196,7 @@ class Beale(Landscape):
     default_start = (-1.0, 1.5)
 
     def _f(self, x, y):
-        return (
-            (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
-        )
+        return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
 
     @staticmethod
     def _terms(x, y):
@@ -265,7 +272,10 @@ class Matyas(Landscape):
 class GoldsteinPrice(Landscape):
     name = "goldstein_price"
     title = "Goldstein–Price"
-    description = "A polynomial whose values span six decades, with a global minimum of 3 and three local ones."
+    description = (
+        "A polynomial whose values span six decades, with a global minimum of 3 and "
+        "three local ones."
+    )
     formula = (
         "f(x, y) = [1 + (x + y + 1)²(19 − 14x + 3x² − 14y + 6xy + 3y²)]"
         " · [30 + (2x − 3y)²(18 − 32x + 12x² + 48y − 36xy + 27y²)]"
@@ -394,7 +404,9 @@ class ThreeHumpCamel(Landscape):
 class StyblinskiTang(Landscape):
     name = "styblinski_tang"
     title = "Styblinski–Tang"
-    description = "A separable quartic with one global minimum and three local minima in the other quadrants."
+    description = (
+        "A separable quartic with one global minimum and three local minima in the other quadrants."
+    )
     formula = "f(x, y) = ½[(x⁴ − 16x² + 5x) + (y⁴ − 16y² + 5y)]"
     default_domain = ((-5.0, 5.0), (-5.0, 5.0))
     default_start = (0.5, 4.5)
@@ -422,7 +434,10 @@ class StyblinskiTang(Landscape):
 class LeviN13(Landscape):
     name = "levi_n13"
     title = "Lévi N.13"
-    description = "Sinusoidal ripples on a skewed bowl, with many local minima around the global one at (1, 1)."
+    description = (
+        "Sinusoidal ripples on a skewed bowl, with many local minima around the global "
+        "one at (1, 1)."
+    )
     formula = "f(x, y) = sin²(3πx) + (x − 1)²(1 + sin²(3πy)) + (y − 1)²(1 + sin²(2πy))"
     default_domain = ((-10.0, 10.0), (-10.0, 10.0))
     default_start = (-6.0, 7.0)
@@ -464,10 +479,12 @@ class LeviN13(Landscape):
 class McCormick(Landscape):
     name = "mccormick"
     title = "McCormick"
-    description = "A tilted, sine-warped valley along x − y = 1 with one global and one local minimum."
+    description = (
+        "A tilted, sine-warped valley along x − y = 1 with one global and one local minimum."
+    )
     formula = "f(x, y) = sin(x + y) + (x − y)² − 1.5x + 2.5y + 1"
     default_domain = ((-1.5, 4.0), (-3.0, 4.0))
-    default_start = (-1.0, 3.5)
+    default_start = (3.5, -2.5)
 
     def _f(self, x, y):
         return np.sin(x + y) + (x - y) ** 2 - 1.5 * x + 2.5 * y + 1.0
@@ -512,7 +529,10 @@ class Saddle(Landscape):
 class MonkeySaddle(Landscape):
     name = "monkey_saddle"
     title = "Monkey saddle"
-    description = "A degenerate saddle with three valleys meeting at a flat point, where the Hessian vanishes."
+    description = (
+        "A degenerate saddle with three valleys meeting at a flat point, where the "
+        "Hessian vanishes."
+    )
     formula = "f(x, y) = x³ − 3xy²"
     default_domain = ((-2.0, 2.0), (-2.0, 2.0))
     default_start = (1.5, 0.1)
@@ -530,13 +550,15 @@ class MonkeySaddle(Landscape):
 class QuadraticBowl(Landscape):
     name = "quadratic_bowl"
     title = "Ill-conditioned bowl"
-    description = "A quadratic bowl whose curvatures differ by the condition number: a narrow, steep valley."
+    description = (
+        "A quadratic bowl whose curvatures differ by the condition number: a narrow, steep valley."
+    )
     formula = "f(x, y) = ½(u² + κ·v²),  (u, v) = (x, y) rotated by −θ"
     default_domain = ((-2.0, 2.0), (-2.0, 2.0))
     default_zscale = "log"
     default_start = (-1.8, 1.2)
     param_specs = (
-        ParamSpec("condition_number", 10.0, 1.0, 1e4, "κ: ratio of the steep to the flat curvature"),
+        ParamSpec("condition_number", 10.0, 1.0, 1e4, "κ: steep curvature over flat curvature"),
         ParamSpec("angle", 0.0, -90.0, 90.0, "θ: rotation of the valley in degrees"),
     )
 

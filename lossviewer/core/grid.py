@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from lossviewer.core.contours import isolines
+from lossviewer.core.contours import isolines, join_polylines
 from lossviewer.core.landscape import Landscape
 
 #: bytes of float64 work arrays per grid point while sampling (x, y, z and temporaries)
@@ -98,10 +98,12 @@ def iter_surface(
     ys = np.linspace(y0, y1, n)
     Z = np.empty((n, n), dtype=np.float64)
     step = rows_per_chunk or max(1, (1 << 16) // n)
-    with np.errstate(all="ignore"):
-        for j in range(0, n, step):
+    for j in range(0, n, step):
+        # errstate must not span a yield: the generator may be resumed or closed
+        # from another thread, where numpy's context variable cannot be reset
+        with np.errstate(all="ignore"):
             Z[j : j + step] = landscape.grid_values(xs, ys[j : j + step])
-            yield min(j + step, n), n
+        yield min(j + step, n), n
     meta = {
         "landscape": landscape.name,
         "params": dict(landscape.params),
@@ -190,7 +192,9 @@ def display_values(Z: NDArray, zscale: str, floor: float | None = None) -> Displ
         offset = 0.0
         hi = zmax
         if Z.size > 64:
-            q = float(np.quantile(Z[finite], CLIP_QUANTILE))
+            vals = Z[finite]
+            # a strided sample is plenty to place a display clip, and keeps 4096² fast
+            q = float(np.quantile(vals[:: max(1, vals.size // 1_000_000)], CLIP_QUANTILE))
             # clip only when the tail is far above the bulk (a few wild corners)
             if zmax - zmin > 0 and (zmax - q) > 4 * (q - zmin):
                 hi = q
@@ -241,9 +245,13 @@ def decimation_step(n: int, max_side: int = MESH_MAX_SIDE) -> int:
     return max(1, -(-n // max_side))
 
 
-def prepare_surface(surface: Surface, floor: float | None = None,
-                    levels: int = CONTOUR_LEVELS) -> SurfaceDisplay:
-    """Display values, decimated mesh and contour lines for linear and log scale."""
+def iter_prepare_surface(surface: Surface, floor: float | None = None,
+                         levels: int = CONTOUR_LEVELS) -> Generator[None, None, SurfaceDisplay]:
+    """Display values, decimated mesh and isolines for linear and log scale.
+
+    Yields between the heavy steps (each is well under 100 ms at 1024²) so a
+    worker can be cancelled mid-way; returns the :class:`SurfaceDisplay`.
+    """
     scales = {}
     ny, nx = surface.Z.shape
     sx, sy = decimation_step(nx), decimation_step(ny)
@@ -252,8 +260,24 @@ def prepare_surface(surface: Surface, floor: float | None = None,
     iy = np.unique(np.r_[np.arange(0, ny, sy), ny - 1])
     for zscale in ("linear", "log"):
         disp = display_values(surface.Z, zscale, floor)
+        yield
         lv = log_levels(disp.lo, disp.hi, levels)
-        lines = isolines(surface.xs, surface.ys, disp.Z, lv)
+        parts = []
+        for level in lv:
+            parts.append(isolines(surface.xs, surface.ys, disp.Z, [level]))
+            yield
+        lines = join_polylines(parts)
         scales[zscale] = ScaledSurface(disp, surface.xs[ix], surface.ys[iy],
                                        disp.Z[np.ix_(iy, ix)], lv, lines)
     return SurfaceDisplay(surface, scales)
+
+
+def prepare_surface(surface: Surface, floor: float | None = None,
+                    levels: int = CONTOUR_LEVELS) -> SurfaceDisplay:
+    """Everything the views need, in one call (see :func:`iter_prepare_surface`)."""
+    gen = iter_prepare_surface(surface, floor, levels)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as done:
+            return done.value

@@ -131,7 +131,8 @@ class Landscape(ABC):
     def value(self, P: ArrayLike) -> NDArray[np.float64]:
         p = as_points(P)
         x, y = p[..., 0], p[..., 1]
-        return np.broadcast_to(self._f(x, y), x.shape).astype(np.float64, copy=False)
+        # a fresh, writable array: broadcast_to alone returns a read-only view
+        return np.array(np.broadcast_to(self._f(x, y), x.shape), dtype=np.float64)
 
     def grad(self, P: ArrayLike) -> NDArray[np.float64]:
         p = as_points(P)
@@ -160,7 +161,7 @@ class Landscape(ABC):
     def grid_values(self, xs: NDArray, ys: NDArray) -> NDArray[np.float64]:
         """Loss on the grid xs × ys as an array of shape (len(ys), len(xs))."""
         X, Y = np.meshgrid(np.asarray(xs, float), np.asarray(ys, float))
-        return np.broadcast_to(self._f(X, Y), X.shape).astype(np.float64, copy=False)
+        return np.array(np.broadcast_to(self._f(X, Y), X.shape), dtype=np.float64)
 
     def global_minimum(self) -> Minimum | None:
         mins = [m for m in self.minima() if m.kind == "global"]

@@ -170,7 +170,7 @@ def simulate_iter(
 
     Batches of up to :data:`LIST_PATH_MAX_ROWS` rows on a plain Landscape run
     on Python floats (``Optimizer.list_stepper`` and the landscape's kernels
-    on numpy scalars), about 10× faster than numpy for so few numbers. If
+    on single numbers), about 10× faster than numpy for so few numbers. If
     that path raises (Python floats refuse 0/0 where numpy gives NaN), the
     run restarts on arrays, so the progress count starts again from 0.
     """
@@ -217,39 +217,44 @@ class _ListPathFailed(Exception):
 
 
 def _scalar_kernels(landscape: Any, pts0: NDArray[np.float64], need_hess: bool) -> tuple | None:
-    """(_f, _g, _h) when they give the same numbers on np.float64 scalars as on arrays.
+    """(_f, _g, _h, plain) when the kernels work on single numbers, else None.
 
     Kernels are written for arrays; most also accept scalars, ~10× faster for
-    a handful of points. Checked once at the start points; anything odd (an
-    exception, an array result, a different value) means the array path.
+    a handful of points. Checked once at the start points against the array
+    results; anything odd (an exception, an array result, another value)
+    means the array path. ``plain`` is True when every result on Python
+    floats is a Python float, i.e. the kernel is bare arithmetic: those run on
+    Python floats (fastest); the others on np.float64 scalars.
     """
     if not _uses_base_evaluation(landscape):
         return None
     f_, g_, h_ = landscape._f, landscape._g, landscape._h
     X, Y = pts0[:, 0], pts0[:, 1]
+
+    def results(x: Any, y: Any) -> list[Any]:
+        out = [f_(x, y), *g_(x, y)]
+        return out + list(h_(x, y)) if need_hess else out
+
     try:
         with np.errstate(all="ignore"):
-            ref = [
-                np.broadcast_to(f_(X, Y), X.shape),
-                *(np.broadcast_to(v, X.shape) for v in g_(X, Y)),
-            ]
-            if need_hess:
-                ref += [np.broadcast_to(v, X.shape) for v in h_(X, Y)]
+            ref = [np.broadcast_to(v, X.shape) for v in results(X, Y)]
+            plain = True
             for r in range(len(X)):
-                x, y = np.float64(X[r]), np.float64(Y[r])
-                got = [f_(x, y), *g_(x, y)]
-                if need_hess:
-                    got += list(h_(x, y))
-                if len(got) != len(ref) or any(np.ndim(v) != 0 for v in got):
-                    return None
-                want = np.array([a[r] for a in ref])
-                if not np.allclose(
-                    np.array(got, dtype=np.float64), want, rtol=1e-10, atol=0.0, equal_nan=True
-                ):
-                    return None
+                want = np.array([v[r] for v in ref])
+                for x, y in ((np.float64(X[r]), np.float64(Y[r])), (float(X[r]), float(Y[r]))):
+                    got = results(x, y)
+                    if len(got) != len(want) or any(np.ndim(v) != 0 for v in got):
+                        return None
+                    same = np.allclose(
+                        np.array(got, dtype=np.float64), want, rtol=1e-10, atol=0.0, equal_nan=True
+                    )
+                    if type(x) is float:
+                        plain = plain and same and all(type(v) is float for v in got)
+                    elif not same:
+                        return None
     except Exception:  # noqa: BLE001 - any failure just means "use arrays"
         return None
-    return f_, g_, h_
+    return f_, g_, h_, plain
 
 
 def _run(
@@ -440,36 +445,63 @@ def _array_chunk_runner(landscape, opt, pts0, lrs, loss, gbuf, pts):
 
 
 def _list_chunk_runner(scalar, pts0, lrs, need_hess, loss, gbuf, pts):
-    (f_, g_, h_), lstep = scalar
+    (f_, g_, h_, plain), lstep = scalar
     B, D = pts0.shape
     p = pts0.ravel().tolist()
     g = [0.0] * (B * D)
     hl: list[Any] | None = [None] * B if need_hess else None
     f64 = np.float64
     rows = range(B)
+    # Python floats raise (OverflowError from **, ZeroDivisionError) or turn
+    # complex (float() then raises TypeError) where numpy gives inf/NaN: such a
+    # point is evaluated again on np.float64 scalars, which follow IEEE.
+    numpy_like = (ArithmeticError, TypeError, ValueError)
+
+    def point(x: float, y: float) -> tuple[float, float, float]:
+        if plain:
+            try:
+                gx, gy = g_(x, y)
+                return float(f_(x, y)), float(gx), float(gy)
+            except numpy_like:
+                pass
+        x, y = f64(x), f64(y)
+        gx, gy = g_(x, y)
+        return float(f_(x, y)), float(gx), float(gy)
+
+    def hessian(x: float, y: float) -> tuple[float, float, float]:
+        if plain:
+            try:
+                hxx, hxy, hyy = h_(x, y)
+                return float(hxx), float(hxy), float(hyy)
+            except numpy_like:
+                pass
+        hxx, hxy, hyy = h_(f64(x), f64(y))
+        return float(hxx), float(hxy), float(hyy)
 
     def evaluate(cl: list[float], cg: list[float]) -> None:
         for r in rows:
-            # numpy scalars keep IEEE semantics (inf/NaN, no exceptions) in the kernels
-            x, y = f64(p[2 * r]), f64(p[2 * r + 1])
-            cl.append(float(f_(x, y)))
-            gx, gy = g_(x, y)
-            g[2 * r] = gx = float(gx)
-            g[2 * r + 1] = gy = float(gy)
+            x, y = p[2 * r], p[2 * r + 1]
+            fv, gx, gy = point(x, y)
+            cl.append(fv)
+            g[2 * r] = gx
+            g[2 * r + 1] = gy
             cg.append(gx)
             cg.append(gy)
             if hl is not None:
-                hxx, hxy, hyy = h_(x, y)
-                hl[r] = (float(hxx), float(hxy), float(hyy))
+                hl[r] = hessian(x, y)
 
-    if B == 1 and hl is None:
+    if B == 1 and hl is None and plain:
 
-        def evaluate(cl: list[float], cg: list[float]) -> None:  # the common race case
-            x, y = f64(p[0]), f64(p[1])
-            cl.append(float(f_(x, y)))
-            gx, gy = g_(x, y)
-            g[0] = gx = float(gx)
-            g[1] = gy = float(gy)
+        def evaluate(cl: list[float], cg: list[float]) -> None:  # the common race case, inlined
+            x, y = p[0], p[1]
+            try:
+                gx, gy = g_(x, y)
+                fv, gx, gy = float(f_(x, y)), float(gx), float(gy)
+            except numpy_like:
+                fv, gx, gy = point(f64(x), f64(y))
+            cl.append(fv)
+            g[0] = gx
+            g[1] = gy
             cg.append(gx)
             cg.append(gy)
 

@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self._surface_timer = _single_shot(self, SURFACE_DEBOUNCE_MS, self._request_surface)
         self._paths_timer = _single_shot(self, PATHS_DEBOUNCE_MS, self._request_paths)
         self._paths_redraw = _single_shot(self, 0, self._draw_runs)
+        self._frame_redraw = _single_shot(self, 0, self._draw_frame)
 
         # -- playback clock
         self._clock = QTimer(self)
@@ -296,44 +297,45 @@ class MainWindow(QMainWindow):
         self.contour_view.set_minima([(x, y, z) for x, y, z in pts])
 
     def _draw_runs(self) -> None:
+        """Everything that depends on the runs' paths: loss curves, then the frame."""
+        curves = []
+        for rid, run in self.scene.runs.items():
+            traj = self.scene.trajectories.get(rid)
+            if run.visible and traj is not None:
+                curves.append({"run_id": rid, "name": run.name, "color": run.color,
+                               "loss": traj.loss[0]})
+        self.loss_plot.set_curves(curves, self._loss_floor(curves))
+        self._draw_frame()
+
+    def _draw_frame(self) -> None:
+        """Paths up to the current step (and trail) with their markers; cheap per frame."""
         data = self.scene.surface
         frame = self.scene.playback.frame
         trail = self.scene.playback.trail
-        paths3d, paths2d, curves = [], [], []
         disp = data.scales[self.scene.landscape_settings.zscale].display if data else None
+        paths = []
         for rid, run in self.scene.runs.items():
-            traj = self.scene.trajectories.get(rid)
             if not run.visible:
                 continue
-            start = (*run.start, 0.0)
+            traj = self.scene.trajectories.get(rid)
             if traj is None:
-                entry = {"run_id": rid, "xy": np.zeros((0, 2)), "zd": np.zeros(0),
-                         "color": run.color, "head": None, "start": start}
-                paths2d.append(entry)
-                paths3d.append(entry)
+                paths.append({"run_id": rid, "xy": np.zeros((0, 2)), "zd": np.zeros(0),
+                              "color": run.color, "head": None, "start": (*run.start, 0.0)})
                 continue
             stop = int(traj.stop[0])
             end = min(frame, stop)
             first = max(0, end - trail) if trail else 0
-            xy = traj.points[0, first : end + 1, :2]
             loss = traj.loss[0, first : end + 1]
             zd = disp.transform(loss) if disp is not None else loss
-            head_loss = traj.loss[0, end]
-            head_z = float(disp.transform(np.array([head_loss]))[0]) if disp else 0.0
-            start_z = float(disp.transform(traj.loss[0, :1])[0]) if disp else 0.0
-            entry = {"run_id": rid, "xy": xy, "zd": zd, "color": run.color,
-                     "head": (*traj.points[0, end, :2], head_z),
-                     "start": (*run.start, start_z),
-                     "selected": rid == self.scene.selected,
-                     "diverged": traj.status[0] == "diverged" and end >= stop}
-            paths2d.append(entry)
-            paths3d.append(entry)
-            curves.append({"run_id": rid, "name": run.name, "color": run.color,
-                           "loss": traj.loss[0]})
+            ends = disp.transform(traj.loss[0, [0, end]]) if disp is not None else (0.0, 0.0)
+            paths.append({
+                "run_id": rid, "xy": traj.points[0, first : end + 1, :2], "zd": zd,
+                "color": run.color, "head": (*traj.points[0, end, :2], float(ends[1])),
+                "start": (*run.start, float(ends[0])), "selected": rid == self.scene.selected,
+                "diverged": traj.status[0] == "diverged" and end >= stop})
         if disp is not None:
-            self.surface_view.set_paths(paths3d)
-        self.contour_view.set_paths(paths2d)
-        self.loss_plot.set_curves(curves, self._loss_floor(curves))
+            self.surface_view.set_paths(paths)
+        self.contour_view.set_paths(paths)
         self.loss_plot.set_frame(frame)
 
     def _loss_floor(self, curves: list[dict]) -> float:
@@ -350,7 +352,7 @@ class MainWindow(QMainWindow):
     def _on_playback_changed(self, pb) -> None:
         if abs(self._frame_pos - pb.frame) >= 1:
             self._frame_pos = float(pb.frame)
-        self._paths_redraw.start()
+        self._frame_redraw.start()
 
     def _tick(self) -> None:
         now = time.perf_counter()

@@ -69,3 +69,34 @@ def test_paths_job_equals_simulate_and_yields_each_path():
     land = make_landscape("rosenbrock")
     ref = simulate(land, "adam", {"lr": 0.05}, np.array([[-1.5, 2.0]]), 200, noise=0.5, seed=3)
     np.testing.assert_array_equal(results[1].trajectory.points, ref.points)
+
+
+def test_surface_jobs_can_be_closed_from_another_thread():
+    """A cancelled job is closed from whichever thread; nothing may raise then
+    (numpy's errstate held across a yield would: its context token is per thread)."""
+    import threading
+
+    from lossviewer.core.grid import iter_surface
+
+    land = make_landscape("ackley")
+    gens = [iter_surface(land, (-5, 5), (-5, 5), 1024),
+            surface_job(SurfaceRequest.create("ackley", {}, (-5, 5), (-5, 5), 1024))]
+    errors = []
+
+    def start():
+        for g in gens:
+            for _ in range(3):
+                next(g)
+
+    def close():
+        for g in gens:
+            try:
+                g.close()
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                errors.append(exc)
+
+    for target in (start, close):
+        t = threading.Thread(target=target)
+        t.start()
+        t.join()
+    assert errors == []

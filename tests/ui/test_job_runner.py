@@ -94,7 +94,7 @@ def test_closing_while_computing_exits_cleanly(tmp_path):
         from lossviewer.ui.main_window import MainWindow
         w = MainWindow()
         w.show()
-        w.scene.set_landscape(resolution=4000)
+        w.scene.set_landscape(resolution=2048)
         def close():
             assert w.surface_runner.busy or w._surface_timer.isActive(), "job not running"
             global t0

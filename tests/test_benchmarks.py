@@ -1,0 +1,53 @@
+"""benchmarks/run.py --quick runs end to end and reports every row (no timing checks)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNNER = ROOT / "benchmarks" / "run.py"
+
+#: row id -> the stable part of its printed name (benchmarks/run.py ROW_TITLES)
+ROWS = {
+    "1a": "3D surface update+render",
+    "1b": "3D surface update+render",
+    "2": "Interactive 3D frame (orbit)",
+    "3": "Recompute 6 paths x 1000 steps",
+    "4": "UI stall while recomputing",
+    "5": "Cold start to first 3D frame",
+}
+NUMERIC = ("ours", "alternative", "ratio", "target_value")
+
+
+@pytest.mark.slow
+@pytest.mark.gl
+def test_quick_benchmark_runs_every_row(tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, str(RUNNER), "--quick", "--json", str(out)],
+        capture_output=True, text=True, env=dict(os.environ), cwd=str(ROOT), timeout=600,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    for rid, title in ROWS.items():
+        assert f"{rid} {title}" in proc.stdout, f"row {rid} missing from the table"
+    assert "targets missed:" in proc.stdout
+
+    data = json.loads(out.read_text())
+    assert data["meta"]["quick"] is True
+    rows = {r["id"]: r for r in data["rows"]}
+    assert set(rows) == set(ROWS)
+    for rid, row in rows.items():
+        assert row["name"].startswith(ROWS[rid])
+        for key in NUMERIC:
+            value = row[key]
+            assert isinstance(value, int | float) and not isinstance(value, bool), (rid, key)
+            assert math.isfinite(value) and value > 0, (rid, key, value)
+        assert isinstance(row["met"], bool)
+        assert row["target_on"] in ("ratio", "ours")
