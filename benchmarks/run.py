@@ -567,18 +567,22 @@ from lossviewer.app import create_application
 app = create_application(["lossviewer-bench"])
 from lossviewer.ui.main_window import MainWindow
 from lossviewer.ui.offscreen import distinct_colors, image_to_array
+t_imported = time.time()
 w = MainWindow()
 w.resize(@SIZE@)
 w.show()
+t_shown = time.time()
 deadline = time.perf_counter() + 60
 while not w.ready and time.perf_counter() < deadline:
     app.processEvents()
     time.sleep(0.001)
+t_ready = time.time()
 app.processEvents()
 img = w.surface_view.grabFramebuffer()
 t_frame = time.time()
 colors = distinct_colors(image_to_array(img))
-print("BENCH", repr(t_start), repr(t_frame), int(w.ready), colors, flush=True)
+phases = ",".join(repr(t) for t in (t_imported, t_shown, t_ready))
+print("BENCH", repr(t_start), repr(t_frame), int(w.ready), colors, phases, flush=True)
 os._exit(0)
 """.replace("@SIZE@", f"{WINDOW_SIZE[0]}, {WINDOW_SIZE[1]}")
 
@@ -587,7 +591,7 @@ import time
 t_start = time.time()
 import PySide6.QtWidgets
 t_frame = time.time()
-print("BENCH", repr(t_start), repr(t_frame), 1, 0, flush=True)
+print("BENCH", repr(t_start), repr(t_frame), 1, 0, "", flush=True)
 """
 
 
@@ -598,9 +602,13 @@ def _launch(code: str, env: dict[str, str]) -> dict:
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"child failed (rc {proc.returncode}): {proc.stderr[-2000:]}")
-    _, t_start, t_frame, ready, colors = line.split()
-    return {"total_s": float(t_frame) - t_launch, "interpreter_s": float(t_start) - t_launch,
-            "ready": bool(int(ready)), "colors": int(colors)}
+    _, t_start, t_frame, ready, colors, *rest = line.split()
+    out = {"total_s": float(t_frame) - t_launch, "interpreter_s": float(t_start) - t_launch,
+           "ready": bool(int(ready)), "colors": int(colors)}
+    if rest:  # the app child: when imports finished, the window showed, the scene was ready
+        for key, t in zip(("imported_s", "shown_s", "ready_s"), rest[0].split(","), strict=True):
+            out[key] = float(t) - t_launch
+    return out
 
 
 def bench_cold_start(reps: int) -> Row:
@@ -621,6 +629,9 @@ def bench_cold_start(reps: int) -> Row:
                    "runs": reps, "ours_runs_ms": [_ms(r["total_s"]) for r in ours],
                    "floor_runs_ms": [_ms(r["total_s"]) for r in floor],
                    "interpreter_start_ms": _ms(_median([r["interpreter_s"] for r in ours])),
+                   # medians from launch: imports done, window built+shown, scene ready
+                   **{f"{k[:-2]}_at_ms": _ms(_median([r[k] for r in ours]))
+                      for k in ("imported_s", "shown_s", "ready_s")},
                    "frame_colors": [r["colors"] for r in ours],
                    "measured": "parent time.time() at launch → child's time.time() after "
                                "window.ready and one surface_view.grabFramebuffer()"})

@@ -291,10 +291,10 @@ class MainWindow(QMainWindow):
         if data is None:
             return
         disp = data.scales[self.scene.landscape_settings.zscale].display
-        pts = [(m.x, m.y, float(disp.transform(np.array([m.value]))[0]))
+        pts = [(m.x, m.y, float(disp.transform(np.array([m.value]))[0]), m.kind == "global")
                for m in self.scene.landscape.minima()]
         self.surface_view.set_minima(pts)
-        self.contour_view.set_minima([(x, y, z) for x, y, z in pts])
+        self.contour_view.set_minima(pts)
 
     def _draw_runs(self) -> None:
         """Everything that depends on the runs' paths: loss curves, then the frame."""
@@ -304,7 +304,12 @@ class MainWindow(QMainWindow):
             if run.visible and traj is not None:
                 curves.append({"run_id": rid, "name": run.name, "color": run.color,
                                "loss": traj.loss[0]})
-        self.loss_plot.set_curves(curves, self._loss_floor(curves))
+        data = self.scene.surface
+        ceiling = None
+        if data is not None:
+            lo, hi = data.surface.finite_range()
+            ceiling = 10 * (hi - lo) if hi > lo else None
+        self.loss_plot.set_curves(curves, self._loss_floor(curves), ceiling)
         self._draw_frame()
 
     def _draw_frame(self) -> None:

@@ -110,7 +110,7 @@ class LandscapeDock(QDockWidget):
             cls = LANDSCAPES[s.function]
             self.function.setCurrentIndex(self.function.findData(s.function))
             self.function.setToolTip(cls.description)
-            self.formula.setText(f"f = {cls.formula}" if cls.formula else "")
+            self.formula.setText(cls.formula)
             self._rebuild_params(cls, s.params)
             self.x0.setValue(s.xrange[0])
             self.x1.setValue(s.xrange[1])

@@ -120,12 +120,12 @@ class ContourView(pg.PlotWidget):
         else:
             self._starts.clear()
 
-    def set_minima(self, points: list[tuple[float, float, float]]) -> None:
-        if points:
-            arr = np.array(points)
-            self._minima.setData(arr[:, 0], arr[:, 1])
-        else:
-            self._minima.clear()
+    def set_minima(self, points: list[tuple[float, float, float, bool]]) -> None:
+        """points: (x, y, display z, is_global); the global minimum is a larger gold star."""
+        spots = [{"pos": (x, y), "size": 20 if g else 14,
+                  "brush": pg.mkBrush(theme.GLOBAL_MINIMUM_COLOR if g else theme.MINIMUM_COLOR)}
+                 for x, y, _z, g in points]
+        self._minima.setData(spots)
 
     # -- mouse -------------------------------------------------------------------
     def _data_point(self, scene_pos: QPointF) -> tuple[float, float] | None:

@@ -20,6 +20,7 @@ class LossPlot(pg.PlotWidget):
         item.setLabel("left", "loss − f*")
         item.showGrid(x=True, y=True, alpha=0.15)
         self.setMinimumHeight(140)
+        item.getAxis("left").enableAutoSIPrefix(False)
         self._legend = item.addLegend(offset=(-10, 8), labelTextColor=theme.TEXT,
                                       brush=pg.mkBrush(20, 22, 27, 200))
         self._curves: dict[int, pg.PlotDataItem] = {}
@@ -28,8 +29,12 @@ class LossPlot(pg.PlotWidget):
                                       pen=pg.mkPen(theme.MUTED, width=1, style=dash))
         self.addItem(self._frame, ignoreBounds=True)
 
-    def set_curves(self, curves: list[dict], floor: float) -> None:
-        """curves: dicts with run_id, name, color, loss (N,) per step."""
+    def set_curves(self, curves: list[dict], floor: float, ceiling: float | None = None) -> None:
+        """curves: dicts with run_id, name, color, loss (N,) per step.
+
+        Gaps above ``ceiling`` (a diverging run) are clipped so they do not
+        squash every other curve into a line.
+        """
         alive = {c["run_id"] for c in curves}
         for rid in list(self._curves):
             if rid not in alive:
@@ -42,6 +47,8 @@ class LossPlot(pg.PlotWidget):
             loss = np.asarray(c["loss"], float)
             n = int(np.count_nonzero(np.isfinite(loss)))
             gap = np.maximum(loss[:n] - floor, GAP_FLOOR)
+            if ceiling is not None:
+                gap = np.minimum(gap, ceiling)
             curve = self._curves[rid]
             curve.setData(np.arange(n), gap, pen=pg.mkPen(c["color"], width=2))
             self._legend.addItem(curve, c["name"])

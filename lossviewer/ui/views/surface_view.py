@@ -70,6 +70,7 @@ _DEPTH_BLEND = {
 }
 
 _CENTER = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter
+_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 _faces_cache: dict[tuple[int, int], np.ndarray] = {}
 
@@ -219,11 +220,13 @@ class SurfaceView(gl.GLViewWidget):
             self._add_axis_item(gl.GLLinePlotItem(pos=np.array(tick_lines, np.float32),
                                                   mode="lines", color=color, width=1.5))
         title = QFont(theme.FONT_FAMILY, 12, QFont.Weight.Bold)
-        zlabel = "loss − f* (log)" if zscale == "log" else "loss"
+        zlabel = "loss − f* (log scale)" if zscale == "log" else "loss"
         for pos, text in (((0.0, -h - 2.6, 0.0), "x"), ((h + 2.6, 0.0, 0.0), "y"),
                           ((-h, -h, Z_HEIGHT + 1.0), zlabel)):
+            # the z title starts at the axis and runs inwards, so it is never cut off
+            align = _LEFT if text == zlabel else _CENTER
             self._add_axis_item(gl.GLTextItem(pos=pos, text=text, color=text_color, font=title,
-                                              alignment=_CENTER))
+                                              alignment=align))
 
     def _add_axis_item(self, item) -> None:
         self._axis_items.append(item)
@@ -253,7 +256,7 @@ class SurfaceView(gl.GLViewWidget):
                 self._paths[rid] = (hidden, visible)
             hidden, visible = self._paths[rid]
             rgba = np.array(pg.mkColor(p["color"]).getRgbF())
-            xy, zd = p["xy"], p["zd"]
+            xy, zd = self.clip_to_domain(p["xy"], p["zd"])
             if len(xy) >= 2:
                 pos = self.to_box(xy[:, 0], xy[:, 1], zd)
                 pos[:, 2] += lift
@@ -267,6 +270,9 @@ class SurfaceView(gl.GLViewWidget):
                 visible.setVisible(False)
             if p.get("head") is not None:
                 hx, hy, hz = p["head"]
+                if len(xy) and not self._inside(np.array([[hx, hy]]))[0]:
+                    # a run that left the box stops at the edge where it left
+                    hx, hy, hz = xy[-1, 0], xy[-1, 1], zd[-1]
                 heads.append(self.to_box(np.array([hx]), np.array([hy]), np.array([hz]))[0])
                 head_colors.append(rgba)
             if p.get("start") is not None:
@@ -276,10 +282,40 @@ class SurfaceView(gl.GLViewWidget):
         self._set_scatter(self._starts, starts, [theme.START_RGBA] * len(starts), lift)
         self.update()
 
-    def set_minima(self, points: list[tuple[float, float, float]]) -> None:
+    def _inside(self, xy: np.ndarray) -> np.ndarray:
+        (x0, x1), (y0, y1) = self._xr, self._yr
+        return ((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
+
+    def clip_to_domain(self, xy: np.ndarray, zd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The path up to where it first leaves the domain, ending on the box wall.
+
+        A diverging run would otherwise draw lines far outside the box.
+        """
+        if len(xy) == 0:
+            return xy, zd
+        inside = self._inside(xy)
+        if inside.all():
+            return xy, zd
+        k = int(np.argmin(inside))
+        if k == 0:
+            return xy[:0], zd[:0]
+        a, b = xy[k - 1], xy[k]
+        (x0, x1), (y0, y1) = self._xr, self._yr
+        d = b - a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tx = np.max([(x0 - a[0]) / d[0], (x1 - a[0]) / d[0]]) if d[0] else np.inf
+            ty = np.max([(y0 - a[1]) / d[1], (y1 - a[1]) / d[1]]) if d[1] else np.inf
+        t = float(np.clip(np.nan_to_num(min(tx, ty), nan=0.0), 0.0, 1.0))
+        edge = a + t * d
+        return (np.vstack([xy[:k], edge]), np.append(zd[:k], zd[k - 1]))
+
+    def set_minima(self, points: list[tuple[float, float, float, bool]]) -> None:
+        """points: (x, y, display z, is_global)."""
         pos = [self.to_box(np.array([x]), np.array([y]), np.array([z]))[0]
-               for x, y, z in points]
-        self._set_scatter(self._minima, pos, [theme.MINIMUM_RGBA] * len(pos), 0.0)
+               for x, y, z, _g in points]
+        colors = [theme.GLOBAL_MINIMUM_RGBA if g else theme.MINIMUM_RGBA
+                  for *_xyz, g in points]
+        self._set_scatter(self._minima, pos, colors, 0.0)
 
     @staticmethod
     def _set_scatter(item, pos, colors, lift) -> None:
