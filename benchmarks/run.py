@@ -450,7 +450,7 @@ def bench_paths(reps_ours: int, reps_alt: int) -> Row:
 
 
 def _longest_gap(app, trigger: Callable[[], None], done: Callable[[], bool],
-                 tail_s: float = 0.25, timeout_s: float = 90.0) -> dict:
+                 tail_s: float = 0.25, timeout_s: float = 60.0) -> dict:
     """Run the event loop with a 5 ms heartbeat; fire trigger(); stop tail_s after done().
 
     Returns the longest gap between heartbeats from just before the trigger until
@@ -478,7 +478,11 @@ def _longest_gap(app, trigger: Callable[[], None], done: Callable[[], bool],
 
     def fire() -> None:
         st["t0"] = time.perf_counter()
-        trigger()
+        try:
+            trigger()
+        except BaseException as exc:  # noqa: BLE001 - re-raised after the loop
+            st["error"] = exc
+            loop.quit()
 
     hb = QTimer()
     hb.setTimerType(Qt.TimerType.PreciseTimer)
@@ -488,6 +492,8 @@ def _longest_gap(app, trigger: Callable[[], None], done: Callable[[], bool],
     QTimer.singleShot(100, fire)
     loop.exec()
     hb.stop()
+    if st.get("error") is not None:
+        raise RuntimeError(f"the trigger failed: {st['error']!r}") from st["error"]
     t0 = st["t0"]
     before = [b for b in beats if b < t0]
     after = [b for b in beats if b >= t0]
@@ -541,6 +547,8 @@ def bench_stall(app, resolution: int) -> Row:
         state["done"] = True
 
     alt = _longest_gap(app, blocking, lambda: state["done"])
+    if alt["timed_out"]:
+        raise RuntimeError("the blocking recompute did not finish")
     window.close()
     JobRunner.shutdown(3000)
     window.deleteLater()
