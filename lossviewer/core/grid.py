@@ -215,9 +215,10 @@ def log_levels(lo: float, hi: float, count: int) -> NDArray[np.float64]:
 
 # -- everything the views need, prepared off the GUI thread ---------------------
 
-#: the 3D mesh is decimated to at most this many vertices per side (llvmpipe draws
-#: a 512² mesh at ~65 ms/frame; the contour map keeps the full grid)
-MESH_MAX_SIDE = 384
+#: the 3D mesh is decimated to at most this many vertices per side: a software
+#: renderer (Mesa llvmpipe) draws 256² in ~50 ms and 512² in ~65-200 ms, and on a
+#: 500-1000 px view 256² already shows every fold; the contour map keeps the full grid
+MESH_MAX_SIDE = 256
 CONTOUR_LEVELS = 14
 
 

@@ -35,7 +35,7 @@ def _guarded(job: Callable[[Any], Generator], request: Any) -> Generator:
 class JobRunner(QObject):
     """One runner per kind of job (surface, paths, ...)."""
 
-    #: (fraction 0..1, text) at most every PROGRESS_INTERVAL_S
+    #: (fraction 0..1, text), at most once per PROGRESS_INTERVAL_S
     progress = Signal(float, str)
     #: a Partial's value, in order
     partial = Signal(object)
@@ -46,7 +46,9 @@ class JobRunner(QObject):
     #: True while a job of this runner is running
     busy_changed = Signal(bool)
 
-    PROGRESS_INTERVAL_S = 0.05
+    #: each progress repaint recomposes the window (30-100 ms on a software GL
+    #: renderer), so the UI hears of progress at most 5 times a second
+    PROGRESS_INTERVAL_S = 0.2
     #: every runner ever made, so shutdown can cancel them all
     _instances: list[JobRunner] = []
 

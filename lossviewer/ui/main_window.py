@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._restore_layout()
+        self._update_title()
         self._request_surface()
         self._request_paths()
         self._clock.start()
@@ -228,7 +229,12 @@ class MainWindow(QMainWindow):
             self.report_error("Computation cancelled")
 
     # -- jobs ----------------------------------------------------------------------
+    def _update_title(self) -> None:
+        title = LANDSCAPES[self.scene.landscape_settings.function].title
+        self.setWindowTitle(f"LossViewer — {title}")
+
     def _on_landscape_changed(self, _settings) -> None:
+        self._update_title()
         if self.scene.landscape_revision != self._surface_revision_requested:
             self._surface_timer.start()
         self._draw_minima()

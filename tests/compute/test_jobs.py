@@ -14,6 +14,7 @@ from lossviewer.compute.jobs import (
     surface_job,
 )
 from lossviewer.core.functions import make_landscape
+from lossviewer.core.grid import MESH_MAX_SIDE
 from lossviewer.core.trajectory import simulate
 
 
@@ -44,7 +45,7 @@ def test_surface_job_matches_direct_evaluation():
         d = data.scales[scale].display
         assert np.isfinite(d.Z).all()
         assert d.Z.min() >= d.lo and d.Z.max() <= d.hi
-        assert data.scales[scale].mesh_Z.shape[0] <= 384
+        assert data.scales[scale].mesh_Z.shape[0] <= MESH_MAX_SIDE
 
 
 def test_surface_job_clips_overflow_and_never_shows_nan():

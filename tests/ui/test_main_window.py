@@ -157,3 +157,17 @@ def test_switching_function_recomputes_everything(window, qtbot):
     assert scene.surface.surface.meta["landscape"] == "himmelblau"
     assert all(t.points[0, 0, 0] == scene.landscape.default_start[0]
                for t in scene.trajectories.values())
+
+
+def test_too_large_resolution_is_refused_with_estimate(window):
+    dock = window.landscape_dock
+    dock.resolution.setValue(50_000)
+    assert window.scene.landscape_settings.resolution == 256
+    assert "GiB" in window.status_label.text()
+    assert dock.resolution.value() == 256
+
+
+def test_window_title_names_the_function(window, qtbot):
+    assert window.windowTitle() == "LossViewer — Rosenbrock"
+    window.scene.set_landscape(function="beale")
+    assert window.windowTitle() == "LossViewer — Beale"

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from lossviewer.core.functions import LANDSCAPES
-from lossviewer.core.grid import MIN_RESOLUTION, estimate_grid_bytes
+from lossviewer.core.grid import MESH_MAX_SIDE, MIN_RESOLUTION, estimate_grid_bytes
 from lossviewer.scene.scene import COLORMAPS, Scene
 from lossviewer.ui.widgets import NumberBox, SliderField
 
@@ -59,11 +59,12 @@ class LandscapeDock(QDockWidget):
         form.addRow("y range", _pair(self.y0, self.y1))
 
         self.resolution = QSpinBox()
-        self.resolution.setRange(MIN_RESOLUTION, 4096)
+        # the upper bound is the scene's memory check, which says why (with the estimate)
+        self.resolution.setRange(MIN_RESOLUTION, 100_000)
         self.resolution.setSingleStep(64)
         self.resolution.setKeyboardTracking(False)
         self.resolution.setToolTip("Grid points per side for the contour map; "
-                                   "the 3D mesh is decimated to at most 384²")
+                                   f"the 3D mesh is decimated to at most {MESH_MAX_SIDE}²")
         form.addRow("Resolution", self.resolution)
 
         self.zscale = QComboBox()
@@ -119,7 +120,7 @@ class LandscapeDock(QDockWidget):
             self.resolution.setValue(s.resolution)
             mb = estimate_grid_bytes(s.resolution) / 1024**2
             self.resolution.setToolTip(f"Grid points per side ({s.resolution}² ≈ {mb:.0f} MB); "
-                                       "the 3D mesh is decimated to at most 384²")
+                                       f"the 3D mesh is decimated to at most {MESH_MAX_SIDE}²")
             self.zscale.setCurrentIndex(self.zscale.findData(s.zscale))
             self.colormap.setCurrentIndex(self.colormap.findData(s.colormap))
         finally:

@@ -13,11 +13,11 @@ import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from OpenGL import GL
 from pyqtgraph.opengl import shaders
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
 
 from lossviewer.core.grid import ScaledSurface, SurfaceDisplay
 from lossviewer.ui import theme
+from lossviewer.ui.views.gl_labels import GLLabelsItem, Label
 
 HALF = 10.0
 Z_HEIGHT = 9.0
@@ -69,8 +69,6 @@ _DEPTH_BLEND = {
     "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA),
 }
 
-_CENTER = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter
-_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 _faces_cache: dict[tuple[int, int], np.ndarray] = {}
 
@@ -120,6 +118,11 @@ class SurfaceView(gl.GLViewWidget):
         for item in (self._minima, self._starts, self._heads):
             item.setDepthValue(10)
             self.addItem(item)
+        self._labels = GLLabelsItem(QFont(theme.FONT_FAMILY, 10),
+                                    QFont(theme.FONT_FAMILY, 12, QFont.Weight.Bold),
+                                    QColor(theme.TEXT))
+        self._labels.setDepthValue(20)
+        self.addItem(self._labels)
         self.reset_camera()
 
     # -- camera ----------------------------------------------------------------
@@ -196,37 +199,28 @@ class SurfaceView(gl.GLViewWidget):
         ], dtype=np.float32)
         self._add_axis_item(gl.GLLinePlotItem(pos=frame, mode="lines", color=color,
                                               width=1.5, antialias=True))
-        font = QFont(theme.FONT_FAMILY, 10)
-        text_color = QColor(theme.TEXT)
-        ticks = []
+        labels = []
         for v in _nice_ticks(*self._xr):
-            ticks.append(((v - self._xr[0]) / (self._xr[1] - self._xr[0]) * 2 * h - h,
-                          -h - 1.0, 0.0, _fmt(v)))
+            labels.append(Label((v - self._xr[0]) / (self._xr[1] - self._xr[0]) * 2 * h - h,
+                                -h - 1.0, 0.0, _fmt(v)))
         for v in _nice_ticks(*self._yr):
-            ticks.append((h + 0.8, (v - self._yr[0]) / (self._yr[1] - self._yr[0]) * 2 * h - h,
-                          0.0, _fmt(v)))
+            labels.append(Label(h + 0.8, (v - self._yr[0]) / (self._yr[1] - self._yr[0]) * 2 * h
+                                - h, 0.0, _fmt(v)))
         lo, hi = s.display.lo, s.display.hi
-        for v in _nice_ticks(lo, hi, 4):
-            label = f"1e{v:g}" if zscale == "log" else _fmt(v)
-            ticks.append((-h - 0.6, -h - 0.6, (v - lo) / (hi - lo) * Z_HEIGHT, label))
         tick_lines = []
-        for x, y, z, label in ticks:
-            self._add_axis_item(gl.GLTextItem(pos=(x, y, z), text=label, color=text_color,
-                                              font=font, alignment=_CENTER))
         for v in _nice_ticks(lo, hi, 4):
             z = (v - lo) / (hi - lo) * Z_HEIGHT
+            labels.append(Label(-h - 0.6, -h - 0.6, z, f"1e{v:g}" if zscale == "log" else _fmt(v)))
             tick_lines += [[-h, -h, z], [-h - 0.4, -h - 0.4, z]]
         if tick_lines:
             self._add_axis_item(gl.GLLinePlotItem(pos=np.array(tick_lines, np.float32),
                                                   mode="lines", color=color, width=1.5))
-        title = QFont(theme.FONT_FAMILY, 12, QFont.Weight.Bold)
         zlabel = "loss − f* (log scale)" if zscale == "log" else "loss"
-        for pos, text in (((0.0, -h - 2.6, 0.0), "x"), ((h + 2.6, 0.0, 0.0), "y"),
-                          ((-h, -h, Z_HEIGHT + 1.0), zlabel)):
-            # the z title starts at the axis and runs inwards, so it is never cut off
-            align = _LEFT if text == zlabel else _CENTER
-            self._add_axis_item(gl.GLTextItem(pos=pos, text=text, color=text_color, font=title,
-                                              alignment=align))
+        labels += [Label(0.0, -h - 2.6, 0.0, "x", bold=True),
+                   Label(h + 2.6, 0.0, 0.0, "y", bold=True),
+                   # the z title starts at the axis and runs inwards, so it is never cut off
+                   Label(-h, -h, Z_HEIGHT + 1.0, zlabel, bold=True, align="left")]
+        self._labels.set_labels(labels)
 
     def _add_axis_item(self, item) -> None:
         self._axis_items.append(item)
