@@ -499,6 +499,9 @@ def _longest_gap(app, trigger: Callable[[], None], done: Callable[[], bool],
     after = [b for b in beats if b >= t0]
     series = ([before[-1]] if before else [t0]) + after
     gaps = np.diff(series)
+    if os.environ.get("LV_BENCH_DEBUG"):
+        for i in np.argsort(gaps)[-3:]:
+            print(f"  gap {1000 * gaps[i]:.0f} ms from {1000 * (series[i] - t0):.0f} ms")
     return {
         "max_gap_ms": _ms(float(gaps.max())) if gaps.size else float("nan"),
         "p99_gap_ms": _ms(float(np.percentile(gaps, 99))) if gaps.size else float("nan"),
@@ -689,6 +692,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small grids, few repeats (< 1 min)")
     ap.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
+    ap.add_argument("--rows", default="", help="comma-separated row ids to run (default: all)")
     args = ap.parse_args(argv)
     ensure_display(argv)
     _isolated_settings_env()
@@ -722,6 +726,9 @@ def main(argv: list[str] | None = None) -> int:
         ("4", lambda: bench_stall(app, 512 if q else 1024)),
         ("5", lambda: bench_cold_start(1 if q else 3)),
     ]
+    if args.rows:
+        wanted = {r.strip() for r in args.rows.split(",")}
+        plan = [(rid, fn) for rid, fn in plan if rid in wanted]
     rows: list[Row] = []
     failed = []
     for rid, fn in plan:

@@ -20,7 +20,7 @@ from lossviewer.core.grid import SurfaceDisplay, iter_prepare_surface, iter_surf
 from lossviewer.core.trajectory import Trajectory, simulate_iter
 
 #: a coarse preview surface is yielded first when the grid is larger than this
-PREVIEW_RESOLUTION = 96
+PREVIEW_RESOLUTION = 128
 #: progress messages are throttled to this interval (≤ 20 per second)
 PROGRESS_INTERVAL_S = 0.05
 
@@ -67,7 +67,7 @@ def surface_job(req: SurfaceRequest) -> Generator[Progress | Partial, None, Surf
     landscape = make_landscape(req.function, **dict(req.params))
     best = landscape.global_minimum()
     floor = best.value if best is not None else None
-    if req.resolution > 2 * PREVIEW_RESOLUTION:
+    if req.resolution > 4 * PREVIEW_RESOLUTION:
         gen = iter_surface(landscape, req.xrange, req.yrange, PREVIEW_RESOLUTION)
         preview = yield from _drain(gen)
         yield Partial((yield from _drain(iter_prepare_surface(preview, floor))))

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QWidget,
@@ -44,11 +43,13 @@ from lossviewer.ui.job_runner import JobRunner
 from lossviewer.ui.views.contour_view import ContourView
 from lossviewer.ui.views.loss_plot import LossPlot
 from lossviewer.ui.views.surface_view import SurfaceView
+from lossviewer.ui.widgets import ProgressStrip
 
 SURFACE_DEBOUNCE_MS = 120
 #: paths are cheap (a few ms): recompute nearly live while a slider is dragged
 PATHS_DEBOUNCE_MS = 15
 FRAME_INTERVAL_MS = 33
+REDRAW_THROTTLE_MS = 40
 
 
 class MainWindow(QMainWindow):
@@ -83,13 +84,17 @@ class MainWindow(QMainWindow):
 
         # -- status bar: message, progress, cancel
         self.status_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setRange(0, 1000)
+        self.progress = ProgressStrip()
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running computation (Esc)")
         self.cancel_button.setVisible(False)
+        # hidden but still laid out: showing them must not resize the status bar,
+        # which would resize (and fully repaint) every view while a job runs
+        for w in (self.progress, self.cancel_button):
+            policy = w.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            w.setSizePolicy(policy)
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
@@ -110,8 +115,10 @@ class MainWindow(QMainWindow):
 
         self._surface_timer = _single_shot(self, SURFACE_DEBOUNCE_MS, self._request_surface)
         self._paths_timer = _single_shot(self, PATHS_DEBOUNCE_MS, self._request_paths)
-        self._paths_redraw = _single_shot(self, 0, self._draw_runs)
-        self._frame_redraw = _single_shot(self, 0, self._draw_frame)
+        # redraws are throttled, not debounced: a burst of results (six paths
+        # finishing together) costs one redraw, and a steady stream still shows
+        self._paths_redraw = _throttle(self, REDRAW_THROTTLE_MS, self._draw_runs)
+        self._frame_redraw = _throttle(self, 0, self._draw_frame)
 
         # -- playback clock
         self._clock = QTimer(self)
@@ -203,15 +210,14 @@ class MainWindow(QMainWindow):
         self.status_label.setText("")
 
     def _on_progress(self, fraction: float, text: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(text)
+        self.progress.set_progress(fraction, text)
 
     def _on_busy(self, _busy: bool) -> None:
         busy = self.surface_runner.busy or self.paths_runner.busy
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if not busy:
-            self.progress.setValue(0)
+            self.progress.set_progress(0.0)
 
     def _on_failed(self, message: str) -> None:
         first = message.split("\n", 1)[0]
@@ -306,10 +312,12 @@ class MainWindow(QMainWindow):
         """Everything that depends on the runs' paths: loss curves, then the frame."""
         curves = []
         for rid, run in self.scene.runs.items():
+            if not run.visible:
+                continue
             traj = self.scene.trajectories.get(rid)
-            if run.visible and traj is not None:
-                curves.append({"run_id": rid, "name": run.name, "color": run.color,
-                               "loss": traj.loss[0]})
+            # a run still computing keeps its (empty) curve, so the legend stays put
+            loss = traj.loss[0] if traj is not None else np.empty(0)
+            curves.append({"run_id": rid, "name": run.name, "color": run.color, "loss": loss})
         data = self.scene.surface
         ceiling = None
         if data is not None:
@@ -462,6 +470,22 @@ class MainWindow(QMainWindow):
         return (self.scene.surface is not None and not self.scene.stale_runs()
                 and not self.surface_runner.busy and not self.paths_runner.busy
                 and self.scene.landscape_revision == self._surface_revision_requested)
+
+
+class _Throttle(QTimer):
+    """A single-shot timer whose start() does nothing while it is pending."""
+
+    def start(self) -> None:  # type: ignore[override]
+        if not self.isActive():
+            super().start()
+
+
+def _throttle(parent: QWidget, ms: int, slot) -> QTimer:
+    t = _Throttle(parent)
+    t.setSingleShot(True)
+    t.setInterval(ms)
+    t.timeout.connect(slot)
+    return t
 
 
 def _single_shot(parent: QWidget, ms: int, slot) -> QTimer:

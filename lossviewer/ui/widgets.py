@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QValidator
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QSlider, QWidget
 
 SLIDER_STEPS = 1000
@@ -129,3 +129,47 @@ class SliderField(QWidget):
         self.slider.setValue(self._to_slider(v))
         self._syncing = False
         self.valueChanged.emit(v)
+
+
+class ProgressStrip(QWidget):
+    """A progress bar with text that repaints with update(), never repaint().
+
+    QProgressBar.setValue repaints synchronously, and in a window that holds a
+    QOpenGLWidget every synchronous repaint recomposes the whole window (and
+    re-renders a dirty 3D view): 100-200 ms on a software renderer, per update.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fraction = 0.0
+        self._text = ""
+        self.setMinimumWidth(220)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(260, self.fontMetrics().height() + 6)
+
+    def set_progress(self, fraction: float, text: str = "") -> None:
+        self._fraction = min(max(float(fraction), 0.0), 1.0)
+        self._text = text
+        self.update()
+
+    def fraction(self) -> float:
+        return self._fraction
+
+    def text(self) -> str:
+        return self._text
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
+        p = QPainter(self)
+        r = QRectF(self.rect()).adjusted(0.5, 2.5, -0.5, -2.5)
+        pal = self.palette()
+        p.setPen(QColor(pal.mid().color()))
+        p.setBrush(pal.base())
+        p.drawRoundedRect(r, 3, 3)
+        fill = QRectF(r.left(), r.top(), r.width() * self._fraction, r.height())
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(pal.highlight())
+        p.drawRoundedRect(fill, 3, 3)
+        p.setPen(pal.text().color())
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, self._text)
+        p.end()

@@ -28,10 +28,10 @@ def run(gen):
 
 
 def test_surface_job_matches_direct_evaluation():
-    req = SurfaceRequest.create("himmelblau", {}, (-5, 5), (-4, 4), 300, revision=3)
+    req = SurfaceRequest.create("himmelblau", {}, (-5, 5), (-4, 4), 600, revision=3)
     items, data = run(surface_job(req))
     land = make_landscape("himmelblau")
-    xs, ys = np.linspace(-5, 5, 300), np.linspace(-4, 4, 300)
+    xs, ys = np.linspace(-5, 5, 600), np.linspace(-4, 4, 600)
     X, Y = np.meshgrid(xs, ys)
     expected = land.value(np.stack([X, Y], -1))
     np.testing.assert_allclose(data.surface.Z, expected, rtol=1e-13, atol=1e-12)

@@ -24,6 +24,7 @@ class LossPlot(pg.PlotWidget):
         self._legend = item.addLegend(offset=(-10, 8), labelTextColor=theme.TEXT,
                                       brush=pg.mkBrush(20, 22, 27, 200))
         self._curves: dict[int, pg.PlotDataItem] = {}
+        self._legend_key: tuple = ()
         dash = pg.QtCore.Qt.PenStyle.DashLine
         self._frame = pg.InfiniteLine(angle=90, movable=False,
                                       pen=pg.mkPen(theme.MUTED, width=1, style=dash))
@@ -33,13 +34,14 @@ class LossPlot(pg.PlotWidget):
         """curves: dicts with run_id, name, color, loss (N,) per step.
 
         Gaps above ``ceiling`` (a diverging run) are clipped so they do not
-        squash every other curve into a line.
+        squash every other curve into a line. Curves are updated in place and the
+        legend is rebuilt only when names or colours change (a rebuild costs
+        ~100 ms, a setData ~1 ms).
         """
         alive = {c["run_id"] for c in curves}
         for rid in list(self._curves):
             if rid not in alive:
                 self.removeItem(self._curves.pop(rid))
-        self._legend.clear()
         for c in curves:
             rid = c["run_id"]
             if rid not in self._curves:
@@ -50,8 +52,16 @@ class LossPlot(pg.PlotWidget):
             if ceiling is not None:
                 gap = np.minimum(gap, ceiling)
             curve = self._curves[rid]
-            curve.setData(np.arange(n), gap, pen=pg.mkPen(c["color"], width=2))
-            self._legend.addItem(curve, c["name"])
+            if curve.opts["pen"] is None or curve.property("lv_color") != c["color"]:
+                curve.setPen(pg.mkPen(c["color"], width=2))
+                curve.setProperty("lv_color", c["color"])
+            curve.setData(np.arange(n), gap)
+        key = tuple((c["run_id"], c["name"], c["color"]) for c in curves)
+        if key != self._legend_key:
+            self._legend_key = key
+            self._legend.clear()
+            for c in curves:
+                self._legend.addItem(self._curves[c["run_id"]], c["name"])
 
     def set_frame(self, frame: int) -> None:
         self._frame.setValue(frame)
