@@ -21,6 +21,7 @@ ROWS = {
     "2": "Interactive 3D frame (orbit)",
     "3": "Recompute 6 paths x 1000 steps",
     "4": "UI stall while recomputing",
+    "4b": "GUI-thread stall from the computation alone",
     "5": "Cold start to first 3D frame",
 }
 NUMERIC = ("ours", "alternative", "ratio", "target_value")
