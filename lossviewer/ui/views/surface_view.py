@@ -127,8 +127,26 @@ class SurfaceView(gl.GLViewWidget):
 
     # -- camera ----------------------------------------------------------------
     def reset_camera(self) -> None:
-        self.setCameraPosition(pos=pg.Vector(0, 0, Z_HEIGHT * 0.35), distance=33,
+        """The default view: the whole box, labels included, fills the view."""
+        self._camera_touched = False
+        w, h = max(self.width(), 1), max(self.height(), 1)
+        # pyqtgraph's 60° field of view spans the width; a wide view is height-bound
+        distance = max(32.0, 22.0 * w / h)
+        self.setCameraPosition(pos=pg.Vector(0, 0, Z_HEIGHT * 0.35), distance=distance,
                                elevation=30, azimuth=-62)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if not self._camera_touched:
+            self.reset_camera()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._camera_touched = True
+        super().mousePressEvent(event)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._camera_touched = True
+        super().wheelEvent(event)
 
     # -- mapping ---------------------------------------------------------------
     def to_box(self, x: np.ndarray, y: np.ndarray, zd: np.ndarray) -> np.ndarray:
