@@ -20,6 +20,10 @@ class NumberBox(QDoubleSpinBox):
     good value, so a typo never reaches the scene.
     """
 
+    #: the user finished typing text that is not a number in range (with a message);
+    #: the box has gone back to its last good value
+    rejected = Signal(str)
+
     def __init__(self, minimum: float = -1e12, maximum: float = 1e12, value: float = 0.0,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,6 +56,29 @@ class NumberBox(QDoubleSpinBox):
         if self.minimum() <= v <= self.maximum():
             return QValidator.State.Acceptable, text, pos
         return QValidator.State.Intermediate, text, pos
+
+    def _check_typed(self) -> None:
+        text = self.lineEdit().text()
+        state = self.validate(text, 0)[0]
+        if state != QValidator.State.Acceptable and text.strip():
+            message = (f"'{text.strip()}' is not a number in "
+                       f"[{self.minimum():g}, {self.maximum():g}]; kept {self.value():g}")
+            self.rejected.emit(message)
+            # tell the user through the nearest dock (or window) that reports errors
+            w = self.parentWidget()
+            while w is not None and not callable(getattr(w, "report_error", None)):
+                w = w.parentWidget()
+            if w is not None:
+                w.report_error(message)
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._check_typed()
+        super().focusOutEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._check_typed()
+        super().keyPressEvent(event)
 
     def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
         # step by about a tenth of the magnitude, so 1e-4 steps to 1.1e-4, not 1.0001

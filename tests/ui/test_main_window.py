@@ -171,3 +171,18 @@ def test_window_title_names_the_function(window, qtbot):
     assert window.windowTitle() == "LossViewer — Rosenbrock"
     window.scene.set_landscape(function="beale")
     assert window.windowTitle() == "LossViewer — Beale"
+
+
+def test_typed_nonsense_is_refused_with_a_message(window, qtbot):
+    from PySide6.QtCore import Qt
+
+    field = window.optimizer_dock._hyper_fields["lr"]
+    rid = window.scene.selected
+    old = window.scene.runs[rid].hyper["lr"]
+    box = field.box
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), "-5")
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    assert window.scene.runs[rid].hyper["lr"] == old
+    assert "is not a number in" in window.status_label.text()
+    assert box.value() == old
