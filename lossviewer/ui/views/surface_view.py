@@ -215,8 +215,9 @@ class SurfaceView(gl.GLViewWidget):
             [-h, h, 0], [-h, -h, 0], [-h, h, 0], [-h, h, Z_HEIGHT], [h, h, 0], [h, h, Z_HEIGHT],
             [-h, -h, 0], [-h, -h, Z_HEIGHT],
         ], dtype=np.float32)
-        self._add_axis_item(gl.GLLinePlotItem(pos=frame, mode="lines", color=color,
-                                              width=1.5, antialias=True))
+        box = gl.GLLinePlotItem(pos=frame, mode="lines", color=color, width=1.5, antialias=True)
+        box.setGLOptions(_DEPTH_BLEND)  # the surface hides the box edges behind it
+        self._add_axis_item(box)
         labels = []
         for v in _nice_ticks(*self._xr):
             labels.append(Label((v - self._xr[0]) / (self._xr[1] - self._xr[0]) * 2 * h - h,
@@ -270,10 +271,12 @@ class SurfaceView(gl.GLViewWidget):
             rgba = np.array(pg.mkColor(p["color"]).getRgbF())
             xy, zd = self.clip_to_domain(p["xy"], p["zd"])
             if len(xy) >= 2:
-                pos = self.to_box(xy[:, 0], xy[:, 1], zd)
+                # never below the drawn (decimated, linearly interpolated) mesh: in a
+                # narrow valley the mesh floor lies above the true loss
+                pos = self.to_box(xy[:, 0], xy[:, 1], np.maximum(zd, self.mesh_height(xy)))
                 pos[:, 2] += lift
                 # the part behind hills shows faintly; the visible part in full colour
-                hidden.setData(pos=pos, color=(*rgba[:3], 0.35))
+                hidden.setData(pos=pos, color=(*rgba[:3], 0.5))
                 visible.setData(pos=pos, color=tuple(rgba))
                 hidden.setVisible(True)
                 visible.setVisible(True)
@@ -285,14 +288,30 @@ class SurfaceView(gl.GLViewWidget):
                 if len(xy) and not self._inside(np.array([[hx, hy]]))[0]:
                     # a run that left the box stops at the edge where it left
                     hx, hy, hz = xy[-1, 0], xy[-1, 1], zd[-1]
+                hz = max(hz, float(self.mesh_height(np.array([[hx, hy]]))[0]))
                 heads.append(self.to_box(np.array([hx]), np.array([hy]), np.array([hz]))[0])
                 head_colors.append(rgba)
             if p.get("start") is not None:
                 sx, sy, sz = p["start"]
+                sz = max(sz, float(self.mesh_height(np.array([[sx, sy]]))[0]))
                 starts.append(self.to_box(np.array([sx]), np.array([sy]), np.array([sz]))[0])
         self._set_scatter(self._heads, heads, head_colors, lift)
         self._set_scatter(self._starts, starts, [theme.START_RGBA] * len(starts), lift)
         self.update()
+
+    def mesh_height(self, xy: np.ndarray) -> np.ndarray:
+        """Height of the drawn mesh (display units) under points, bilinear in each cell."""
+        s = self._scaled
+        if s is None or len(xy) == 0:
+            return np.full(len(xy), -np.inf)
+        fx = np.interp(xy[:, 0], s.mesh_xs, np.arange(len(s.mesh_xs)))
+        fy = np.interp(xy[:, 1], s.mesh_ys, np.arange(len(s.mesh_ys)))
+        i0 = np.clip(np.floor(fx).astype(int), 0, len(s.mesh_xs) - 2)
+        j0 = np.clip(np.floor(fy).astype(int), 0, len(s.mesh_ys) - 2)
+        tx, ty = fx - i0, fy - j0
+        Z = s.mesh_Z
+        return ((1 - ty) * ((1 - tx) * Z[j0, i0] + tx * Z[j0, i0 + 1])
+                + ty * ((1 - tx) * Z[j0 + 1, i0] + tx * Z[j0 + 1, i0 + 1]))
 
     def _inside(self, xy: np.ndarray) -> np.ndarray:
         (x0, x1), (y0, y1) = self._xr, self._yr
