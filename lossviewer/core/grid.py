@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lossviewer.core.contours import isolines, join_polylines
+from lossviewer.core.iteration import run_to_end
 from lossviewer.core.landscape import Landscape
 
 #: bytes of float64 work arrays per grid point while sampling (x, y, z and temporaries)
@@ -121,12 +122,7 @@ def sample_surface(
     resolution: int,
 ) -> Surface:
     """Sample a landscape on a grid in one call (see :func:`iter_surface`)."""
-    gen = iter_surface(landscape, xrange, yrange, resolution)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as done:
-            return done.value
+    return run_to_end(iter_surface(landscape, xrange, yrange, resolution))
 
 
 # -- display --------------------------------------------------------------------
@@ -276,9 +272,4 @@ def iter_prepare_surface(surface: Surface, floor: float | None = None,
 def prepare_surface(surface: Surface, floor: float | None = None,
                     levels: int = CONTOUR_LEVELS) -> SurfaceDisplay:
     """Everything the views need, in one call (see :func:`iter_prepare_surface`)."""
-    gen = iter_prepare_surface(surface, floor, levels)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as done:
-            return done.value
+    return run_to_end(iter_prepare_surface(surface, floor, levels))

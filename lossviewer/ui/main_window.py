@@ -480,17 +480,13 @@ class _Throttle(QTimer):
             super().start()
 
 
+def _single_shot(parent: QWidget, ms: int, slot, kind: type[QTimer] = QTimer) -> QTimer:
+    t = kind(parent)
+    t.setSingleShot(True)
+    t.setInterval(ms)
+    t.timeout.connect(slot)
+    return t
+
+
 def _throttle(parent: QWidget, ms: int, slot) -> QTimer:
-    t = _Throttle(parent)
-    t.setSingleShot(True)
-    t.setInterval(ms)
-    t.timeout.connect(slot)
-    return t
-
-
-def _single_shot(parent: QWidget, ms: int, slot) -> QTimer:
-    t = QTimer(parent)
-    t.setSingleShot(True)
-    t.setInterval(ms)
-    t.timeout.connect(slot)
-    return t
+    return _single_shot(parent, ms, slot, _Throttle)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import (
     QComboBox,
-    QDockWidget,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -18,16 +17,14 @@ from PySide6.QtWidgets import (
 from lossviewer.core.functions import LANDSCAPES
 from lossviewer.core.grid import MESH_MAX_SIDE, MIN_RESOLUTION, estimate_grid_bytes
 from lossviewer.scene.scene import COLORMAPS, Scene
+from lossviewer.ui.docks.scene_dock import SceneDock
 from lossviewer.ui.widgets import NumberBox, SliderField
 
 
-class LandscapeDock(QDockWidget):
+class LandscapeDock(SceneDock):
     def __init__(self, scene: Scene, report_error: Callable[[str], None],
                  parent: QWidget | None = None) -> None:
-        super().__init__("Landscape", parent)
-        self.setObjectName("LandscapeDock")
-        self.scene = scene
-        self.report_error = report_error
+        super().__init__("Landscape", scene, report_error, parent)
         body = QWidget()
         outer = QVBoxLayout(body)
         form = QFormLayout()
@@ -96,17 +93,10 @@ class LandscapeDock(QDockWidget):
         scene.landscape_changed.connect(lambda _s: self.refresh())
 
     def _apply(self, **changes) -> None:
-        if self._refreshing:
-            return
-        try:
-            self.scene.set_landscape(**changes)
-        except ValueError as exc:
-            self.report_error(str(exc))
-            self.refresh()  # show the last good values again
+        self.apply(lambda: self.scene.set_landscape(**changes))
 
     def refresh(self) -> None:
-        self._refreshing = True
-        try:
+        with self.refreshing():
             s = self.scene.landscape_settings
             cls = LANDSCAPES[s.function]
             self.function.setCurrentIndex(self.function.findData(s.function))
@@ -123,10 +113,6 @@ class LandscapeDock(QDockWidget):
                                        f"the 3D mesh is decimated to at most {MESH_MAX_SIDE}²")
             self.zscale.setCurrentIndex(self.zscale.findData(s.zscale))
             self.colormap.setCurrentIndex(self.colormap.findData(s.colormap))
-        finally:
-            self._refreshing = False
-
-    _refreshing = False
 
     def _rebuild_params(self, cls, values: dict[str, float]) -> None:
         specs = cls.param_specs

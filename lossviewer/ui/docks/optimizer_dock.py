@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
     QComboBox,
-    QDockWidget,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 from lossviewer.core.optimizers import OPTIMIZERS
 from lossviewer.core.schedules import SCHEDULES
 from lossviewer.scene.scene import MAX_STEPS, Scene
+from lossviewer.ui.docks.scene_dock import SceneDock
 from lossviewer.ui.widgets import NumberBox, SliderField
 
 
@@ -78,14 +78,10 @@ def param_editor(spec: Any, value: Any, on_change: Callable[[Any], None]) -> QWi
     return w
 
 
-class OptimizerDock(QDockWidget):
+class OptimizerDock(SceneDock):
     def __init__(self, scene: Scene, report_error: Callable[[str], None],
                  parent: QWidget | None = None) -> None:
-        super().__init__("Optimizers", parent)
-        self.setObjectName("OptimizerDock")
-        self.scene = scene
-        self.report_error = report_error
-        self._refreshing = False
+        super().__init__("Optimizers", scene, report_error, parent)
         body = QWidget()
         outer = QVBoxLayout(body)
 
@@ -213,13 +209,8 @@ class OptimizerDock(QDockWidget):
 
     def _update(self, **changes: Any) -> None:
         rid = self.scene.selected
-        if self._refreshing or rid is None:
-            return
-        try:
-            self.scene.update_run(rid, **changes)
-        except ValueError as exc:
-            self.report_error(str(exc))
-            self.refresh()
+        if rid is not None:
+            self.apply(lambda: self.scene.update_run(rid, **changes))
 
     def _pick_color(self) -> None:
         rid = self.scene.selected
@@ -242,20 +233,13 @@ class OptimizerDock(QDockWidget):
         if rid not in self.scene.runs:
             return
         visible = item.checkState() == Qt.CheckState.Checked
-        try:
-            self.scene.update_run(rid, name=item.text(), visible=visible)
-        except ValueError as exc:
-            self.report_error(str(exc))
-            self.refresh()
+        self.apply(lambda: self.scene.update_run(rid, name=item.text(), visible=visible))
 
     # -- refresh from the scene ------------------------------------------------------
     def refresh(self) -> None:
-        self._refreshing = True
-        try:
+        with self.refreshing():
             self._refresh_list()
             self._refresh_editor()
-        finally:
-            self._refreshing = False
 
     def _refresh_list(self) -> None:
         self.runs.clear()

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDockWidget,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -19,17 +18,14 @@ from PySide6.QtWidgets import (
 )
 
 from lossviewer.scene.scene import Scene
+from lossviewer.ui.docks.scene_dock import SceneDock
 from lossviewer.ui.widgets import SliderField
 
 
-class PlaybackDock(QDockWidget):
+class PlaybackDock(SceneDock):
     def __init__(self, scene: Scene, report_error: Callable[[str], None],
                  parent: QWidget | None = None) -> None:
-        super().__init__("Playback", parent)
-        self.setObjectName("PlaybackDock")
-        self.scene = scene
-        self.report_error = report_error
-        self._refreshing = False
+        super().__init__("Playback", scene, report_error, parent)
         body = QWidget()
         outer = QVBoxLayout(body)
         row = QHBoxLayout()
@@ -100,17 +96,10 @@ class PlaybackDock(QDockWidget):
         self._set(frame=self.scene.playback.frame + delta, playing=False)
 
     def _set(self, **changes) -> None:
-        if self._refreshing:
-            return
-        try:
-            self.scene.set_playback(**changes)
-        except ValueError as exc:
-            self.report_error(str(exc))
-            self.refresh()
+        self.apply(lambda: self.scene.set_playback(**changes))
 
     def refresh(self) -> None:
-        self._refreshing = True
-        try:
+        with self.refreshing():
             pb = self.scene.playback
             icon = QStyle.StandardPixmap.SP_MediaPause if pb.playing else \
                 QStyle.StandardPixmap.SP_MediaPlay
@@ -121,5 +110,3 @@ class PlaybackDock(QDockWidget):
             self.speed.set_value(pb.speed)
             self.loop.setChecked(pb.loop)
             self.trail.setValue(pb.trail)
-        finally:
-            self._refreshing = False
