@@ -215,6 +215,40 @@ def _lerp_(a: NDArray, b: NDArray, w: float, tmp: NDArray) -> None:
         np.subtract(b, tmp, out=a)
 
 
+def _apply_weight_decay(
+    params: NDArray, grad: NDArray, lr: float, wd: float, decoupled: bool, out: NDArray
+) -> NDArray:
+    """torch's weight-decay prologue; returns the gradient the update goes on with.
+
+    Decoupled (AdamW-style) decay shrinks ``params`` in place by ``1 − lr·wd``
+    and returns ``grad``; otherwise the L2 gradient ``params·wd + grad`` is
+    written to ``out`` and returned. ``grad`` itself is never modified. The
+    list steppers inline the same arithmetic per element: a helper call (or an
+    extra pass) there would cost more than the update itself.
+    """
+    if wd == 0:
+        return grad
+    if decoupled:
+        params *= 1 - lr * wd
+        return grad
+    np.multiply(params, wd, out=out)
+    out += grad
+    return out
+
+
+def _adam_moments_(m: NDArray, v: NDArray, g: NDArray, b1: float, b2: float, tmp: NDArray) -> None:
+    """Adam's moment estimates in place: ``m ← lerp(m, g, 1 − β₁)``, ``v ← β₂·v + (1 − β₂)·g²``.
+
+    Shared by Adam, NAdam and RAdam; their list steppers inline it per element
+    for the reason given in :func:`_apply_weight_decay`.
+    """
+    _lerp_(m, g, 1 - b1, tmp)
+    np.multiply(g, 1 - b2, out=tmp)
+    tmp *= g
+    v *= b2
+    v += tmp
+
+
 def _check_shape(shape: Any) -> tuple[int, int]:
     try:
         b, d = (int(s) for s in shape)
@@ -362,12 +396,8 @@ class SGD(Optimizer):
 
     def step(self, params, grad, lr, hess=None):  # noqa: D102
         self.t += 1
-        a, b = self._a, self._b
-        g = grad
-        if self._wd != 0:
-            np.multiply(params, self._wd, out=a)
-            a += g
-            g = a
+        b = self._b
+        g = _apply_weight_decay(params, grad, lr, self._wd, False, self._a)
         mom = self._mom
         if mom != 0:
             buf = self._buf
@@ -453,12 +483,8 @@ class Adagrad(Optimizer):
 
     def step(self, params, grad, lr, hess=None):  # noqa: D102
         self.t += 1
-        a, b = self._a, self._b
-        g = grad
-        if self._wd != 0:
-            np.multiply(params, self._wd, out=a)
-            a += g
-            g = a
+        b = self._b
+        g = _apply_weight_decay(params, grad, lr, self._wd, False, self._a)
         clr = lr / (1 + (self.t - 1) * self._lr_decay)
         np.multiply(g, g, out=b)
         s = self._sum
@@ -544,12 +570,8 @@ class RMSprop(Optimizer):
 
     def step(self, params, grad, lr, hess=None):  # noqa: D102
         self.t += 1
-        a, b = self._a, self._b
-        g = grad
-        if self._wd != 0:
-            np.multiply(params, self._wd, out=a)
-            a += g
-            g = a
+        b = self._b
+        g = _apply_weight_decay(params, grad, lr, self._wd, False, self._a)
         sq = self._sq
         np.multiply(g, self._c, out=b)
         b *= g
@@ -645,12 +667,8 @@ class Adadelta(Optimizer):
 
     def step(self, params, grad, lr, hess=None):  # noqa: D102
         self.t += 1
-        a, b, d = self._a, self._b, self._d
-        g = grad
-        if self._wd != 0:
-            np.multiply(params, self._wd, out=a)
-            a += g
-            g = a
+        b, d = self._b, self._d
+        g = _apply_weight_decay(params, grad, lr, self._wd, False, self._a)
         sq, acc, rho, c, eps = self._sq, self._acc, self._rho, self._c, self._eps
         np.multiply(g, c, out=b)
         b *= g
@@ -689,7 +707,29 @@ class Adadelta(Optimizer):
         return step
 
 
-class Adam(Optimizer):
+class _AdamFamily(Optimizer):
+    """State shared by Adam, NAdam and RAdam: weight decay (on the gradient or
+    decoupled), betas, eps and the moment estimates ``m`` and ``v``."""
+
+    _decoupled: bool
+
+    def _configure(self) -> None:
+        h = self.hyper
+        self._wd = h["weight_decay"]
+        # AdamW has no such hyperparameter: its decay is always decoupled
+        self._decoupled = h.get("decoupled_weight_decay", True)
+        self._b1, self._b2 = h["betas"]
+        self._eps = h["eps"]
+        self._m = np.zeros(self.shape)
+        self._v = np.zeros(self.shape)
+
+    def reset(self) -> None:
+        super().reset()
+        self._m.fill(0.0)
+        self._v.fill(0.0)
+
+
+class Adam(_AdamFamily):
     name = "adam"
     title = "Adam"
     description = (
@@ -704,44 +744,23 @@ class Adam(Optimizer):
         _AMSGRAD,
         _DECOUPLED,
     )
-    _decoupled: bool
 
     def _configure(self) -> None:
-        h = self.hyper
-        self._wd = h["weight_decay"]
-        self._decoupled = h.get("decoupled_weight_decay", True)
-        self._b1, self._b2 = h["betas"]
-        self._eps = h["eps"]
-        self._amsgrad = h["amsgrad"]
-        self._m = np.zeros(self.shape)
-        self._v = np.zeros(self.shape)
+        super()._configure()
+        self._amsgrad = self.hyper["amsgrad"]
         self._vmax = np.zeros(self.shape)
 
     def reset(self) -> None:
         super().reset()
-        self._m.fill(0.0)
-        self._v.fill(0.0)
         self._vmax.fill(0.0)
 
     def step(self, params, grad, lr, hess=None):  # noqa: D102
         t = self.t = self.t + 1
-        a, b = self._a, self._b
+        b = self._b
         b1, b2 = self._b1, self._b2
-        g = grad
-        wd = self._wd
-        if wd != 0:
-            if self._decoupled:
-                params *= 1 - lr * wd
-            else:
-                np.multiply(params, wd, out=a)
-                a += g
-                g = a
+        g = _apply_weight_decay(params, grad, lr, self._wd, self._decoupled, self._a)
         m, v = self._m, self._v
-        _lerp_(m, g, 1 - b1, b)
-        np.multiply(g, 1 - b2, out=b)
-        b *= g
-        v *= b2
-        v += b
+        _adam_moments_(m, v, g, b1, b2, b)
         step_size = lr / (1 - b1**t)
         bc2_sqrt = (1 - b2**t) ** 0.5
         if self._amsgrad:
@@ -835,12 +854,8 @@ class Adamax(Optimizer):
 
     def step(self, params, grad, lr, hess=None):  # noqa: D102
         t = self.t = self.t + 1
-        a, b = self._a, self._b
-        g = grad
-        if self._wd != 0:
-            np.multiply(params, self._wd, out=a)
-            a += g
-            g = a
+        b = self._b
+        g = _apply_weight_decay(params, grad, lr, self._wd, False, self._a)
         m, u = self._m, self._u
         _lerp_(m, g, 1 - self._b1, b)
         u *= self._b2
@@ -878,7 +893,7 @@ class Adamax(Optimizer):
         return step
 
 
-class NAdam(Optimizer):
+class NAdam(_AdamFamily):
     name = "nadam"
     title = "NAdam"
     description = (
@@ -903,46 +918,26 @@ class NAdam(Optimizer):
     )
 
     def _configure(self) -> None:
-        h = self.hyper
-        self._wd = h["weight_decay"]
-        self._decoupled = h["decoupled_weight_decay"]
-        self._b1, self._b2 = h["betas"]
-        self._eps = h["eps"]
-        self._psi = h["momentum_decay"]
-        self._m = np.zeros(self.shape)
-        self._v = np.zeros(self.shape)
+        super()._configure()
+        self._psi = self.hyper["momentum_decay"]
         self._c = np.zeros(self.shape)
 
     def reset(self) -> None:
         super().reset()
-        self._m.fill(0.0)
-        self._v.fill(0.0)
         self._mu_product = 1.0
 
     def step(self, params, grad, lr, hess=None):  # noqa: D102
         t = self.t = self.t + 1
-        a, b, c = self._a, self._b, self._c
+        b, c = self._b, self._c
         b1, b2, psi = self._b1, self._b2, self._psi
-        g = grad
-        wd = self._wd
-        if wd != 0:
-            if self._decoupled:
-                params *= 1 - lr * wd
-            else:
-                np.multiply(params, wd, out=a)
-                a += g
-                g = a
+        g = _apply_weight_decay(params, grad, lr, self._wd, self._decoupled, self._a)
         bc2 = 1 - b2**t
         mu = b1 * (1.0 - 0.5 * (0.96 ** (t * psi)))
         mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * psi)))
         self._mu_product *= mu
         mu_product = self._mu_product
         m, v = self._m, self._v
-        _lerp_(m, g, 1 - b1, b)
-        np.multiply(g, 1 - b2, out=b)
-        b *= g
-        v *= b2
-        v += b
+        _adam_moments_(m, v, g, b1, b2, b)
         np.divide(v, bc2, out=b)
         np.sqrt(b, out=b)
         b += self._eps  # denom
@@ -993,7 +988,7 @@ class NAdam(Optimizer):
         return step
 
 
-class RAdam(Optimizer):
+class RAdam(_AdamFamily):
     name = "radam"
     title = "RAdam"
     description = (
@@ -1009,40 +1004,17 @@ class RAdam(Optimizer):
     )
 
     def _configure(self) -> None:
-        h = self.hyper
-        self._wd = h["weight_decay"]
-        self._decoupled = h["decoupled_weight_decay"]
-        self._b1, self._b2 = h["betas"]
-        self._eps = h["eps"]
+        super()._configure()
         self._rho_inf = 2 / (1 - self._b2) - 1
-        self._m = np.zeros(self.shape)
-        self._v = np.zeros(self.shape)
         self._c = np.zeros(self.shape)
-
-    def reset(self) -> None:
-        super().reset()
-        self._m.fill(0.0)
-        self._v.fill(0.0)
 
     def step(self, params, grad, lr, hess=None):  # noqa: D102
         t = self.t = self.t + 1
-        a, b, c = self._a, self._b, self._c
+        b, c = self._b, self._c
         b1, b2 = self._b1, self._b2
-        g = grad
-        wd = self._wd
-        if wd != 0:
-            if self._decoupled:
-                params *= 1 - lr * wd
-            else:
-                np.multiply(params, wd, out=a)
-                a += g
-                g = a
+        g = _apply_weight_decay(params, grad, lr, self._wd, self._decoupled, self._a)
         m, v = self._m, self._v
-        _lerp_(m, g, 1 - b1, b)
-        np.multiply(g, 1 - b2, out=b)
-        b *= g
-        v *= b2
-        v += b
+        _adam_moments_(m, v, g, b1, b2, b)
         bc1 = 1 - b1**t
         bc2 = 1 - b2**t
         np.divide(m, bc1, out=c)
@@ -1140,8 +1112,7 @@ class Lion(Optimizer):
         a, b = self._a, self._b
         b1, b2 = self._b1, self._b2
         m = self._m
-        if self._wd != 0:
-            params *= 1.0 - lr * self._wd
+        _apply_weight_decay(params, grad, lr, self._wd, True, a)
         np.multiply(m, b1, out=a)
         np.multiply(grad, 1.0 - b1, out=b)
         a += b

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lossviewer.core.iteration import run_to_end
 from lossviewer.core.landscape import Landscape
 from lossviewer.core.optimizers import make_optimizer
 from lossviewer.core.schedules import lr_schedule
@@ -202,14 +203,9 @@ def simulate(
     chunk: int = 250,
 ) -> Trajectory:
     """:func:`simulate_iter` run to completion."""
-    gen = simulate_iter(
+    return run_to_end(simulate_iter(
         landscape, optimizer, hyper, starts, steps, schedule, schedule_params, noise, seed, chunk
-    )
-    while True:
-        try:
-            next(gen)
-        except StopIteration as done:
-            return done.value
+    ))
 
 
 class _ListPathFailed(Exception):
