@@ -118,7 +118,8 @@ def run_gui(function: str | None = None, screenshot: str | None = None,
     app = create_application()
     from lossviewer.ui.main_window import MainWindow
 
-    window = MainWindow(function=function)
+    # headless renders neither read nor overwrite the user's window layout
+    window = MainWindow(function=function, persist_layout=not (screenshot or smoke_test))
     window.resize(*(size or (1500, 900)))
     if screenshot or smoke_test:
         from lossviewer.ui.offscreen import run_screenshot, run_smoke_test

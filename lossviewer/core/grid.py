@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from lossviewer.core.contours import isolines, join_polylines
+from lossviewer.core.contours import iter_isolines
 from lossviewer.core.iteration import run_to_end
 from lossviewer.core.landscape import Landscape
 
@@ -34,11 +35,17 @@ class Surface:
         return self.Z.shape  # type: ignore[return-value]
 
     def finite_range(self) -> tuple[float, float]:
-        """(min, max) over the finite values; (0, 1) when there are none."""
-        finite = self.Z[np.isfinite(self.Z)]
-        if finite.size == 0:
-            return (0.0, 1.0)
-        return float(finite.min()), float(finite.max())
+        """(min, max) over the finite values; (0, 1) when there are none.
+
+        Computed once (0.2 s at 4096²) and kept: the worker asks first, so the
+        GUI thread never pays for it.
+        """
+        return self._finite_range
+
+    @cached_property
+    def _finite_range(self) -> tuple[float, float]:
+        lo, hi = _finite_range(self.Z)
+        return (0.0, 1.0) if not np.isfinite(lo) else (lo, hi)
 
 
 def estimate_grid_bytes(resolution: int) -> int:
@@ -159,20 +166,27 @@ class DisplayZ:
         return 10.0**d + self.offset if self.zscale == "log" else d
 
 
-def display_values(Z: NDArray, zscale: str, floor: float | None = None) -> DisplayZ:
+#: rows of the grid mapped per step of iter_display_values (a few ms each)
+DISPLAY_ROWS_PER_STEP_POINTS = 1 << 18
+
+
+def iter_display_values(Z: NDArray, zscale: str, floor: float | None = None,
+                        zrange: tuple[float, float] | None = None
+                        ) -> Generator[None, None, DisplayZ]:
     """Map a loss grid for drawing; the renderer never sees NaN or inf.
 
     Log scale shows log10(Z − offset) where the offset puts the lowest value
     (``floor``: the known global minimum if given, else the grid minimum) a
     little below zero decades, so functions with negative minima still work.
+    Linear scale clips a far-out tail (a few wild corners) at a high quantile.
+    Works block by block and yields between blocks, so a 4096² grid never holds
+    a worker for long; ``zrange`` is the finite (min, max) when already known.
     """
     Z = np.asarray(Z, dtype=np.float64)
-    finite = np.isfinite(Z)
-    nonfinite = int(Z.size - np.count_nonzero(finite))
-    if not finite.any():
+    zmin, zmax = zrange if zrange is not None else _finite_range(Z)
+    if not (np.isfinite(zmin) and np.isfinite(zmax)):
         return DisplayZ(np.zeros_like(Z), zscale, 0.0, 0.0, 1.0, Z.size)
-    zmin = float(Z[finite].min())
-    zmax = float(Z[finite].max())
+    yield
     if zscale == "log":
         base = min(zmin, floor) if floor is not None and np.isfinite(floor) else zmin
         span = max(zmax - base, 1e-300)
@@ -180,27 +194,51 @@ def display_values(Z: NDArray, zscale: str, floor: float | None = None) -> Displ
         # the floor, whichever is higher, so the minimum is a visible pit and not -inf
         eps = max(span * 1e-6, span * 10.0 ** (-LOG_DECADES))
         offset = base - eps
-        with np.errstate(all="ignore"):
-            D = np.log10(np.where(finite, Z, zmax) - offset)
         lo, hi = float(np.log10(eps)), float(np.log10(zmax - offset))
-        clipped = nonfinite
     else:
-        offset = 0.0
-        hi = zmax
+        offset, lo, hi = 0.0, zmin, zmax
         if Z.size > 64:
-            vals = Z[finite]
+            flat = Z.ravel()
             # a strided sample is plenty to place a display clip, and keeps 4096² fast
-            q = float(np.quantile(vals[:: max(1, vals.size // 1_000_000)], CLIP_QUANTILE))
+            sample = flat[:: max(1, flat.size // 1_000_000)]
+            sample = sample[np.isfinite(sample)]
+            if sample.size == 0:  # the stride missed the few finite values
+                sample = flat[np.isfinite(flat)]
+            q = float(np.quantile(sample, CLIP_QUANTILE)) if sample.size else zmax
             # clip only when the tail is far above the bulk (a few wild corners)
             if zmax - zmin > 0 and (zmax - q) > 4 * (q - zmin):
                 hi = q
-        lo = zmin
-        D = np.where(finite, Z, hi)
-        clipped = nonfinite + int(np.count_nonzero(D > hi))
+        yield
     if hi <= lo:
         hi = lo + 1.0
-    D = np.clip(D, lo, hi)
+    D = np.empty_like(Z)
+    clipped = 0
+    rows = max(1, DISPLAY_ROWS_PER_STEP_POINTS // max(1, Z.shape[-1])) if Z.ndim == 2 else len(Z)
+    for j in range(0, len(Z), rows):
+        block = Z[j : j + rows]
+        finite = np.isfinite(block)
+        clipped += int(block.size - np.count_nonzero(finite))
+        with np.errstate(all="ignore"):
+            if zscale == "log":
+                d = np.log10(np.where(finite, block, zmax) - offset)
+            else:
+                d = np.where(finite, block, hi)
+                clipped += int(np.count_nonzero(d > hi))
+        np.clip(d, lo, hi, out=D[j : j + rows])
+        yield
     return DisplayZ(D, zscale, offset, lo, hi, clipped)
+
+
+def display_values(Z: NDArray, zscale: str, floor: float | None = None) -> DisplayZ:
+    """:func:`iter_display_values` in one call."""
+    return run_to_end(iter_display_values(Z, zscale, floor))
+
+
+def _finite_range(Z: NDArray) -> tuple[float, float]:
+    finite = Z[np.isfinite(Z)]
+    if finite.size == 0:
+        return (np.nan, np.nan)
+    return float(finite.min()), float(finite.max())
 
 
 def log_levels(lo: float, hi: float, count: int) -> NDArray[np.float64]:
@@ -220,14 +258,15 @@ CONTOUR_LEVELS = 14
 
 @dataclass(frozen=True)
 class ScaledSurface:
-    """One z-scale's view of a surface: display values, mesh grid and isolines."""
+    """One z-scale's view of a surface: display values, mesh, image and isolines."""
 
     display: DisplayZ
     mesh_xs: NDArray[np.float64]
     mesh_ys: NDArray[np.float64]
-    mesh_Z: NDArray[np.float64]  # display units, decimated
+    mesh_Z: NDArray[np.float64]  # display units, decimated to MESH_MAX_SIDE
+    image: NDArray[np.float64]  # display units, decimated to IMAGE_MAX_SIDE, same domain
     levels: NDArray[np.float64]  # display units
-    lines: NDArray[np.float64]  # (N, 2) isolines as one NaN-separated polyline
+    lines: NDArray[np.float64]  # (N, 2) isolines from the full grid, one NaN-separated polyline
 
 
 @dataclass(frozen=True)
@@ -238,34 +277,37 @@ class SurfaceDisplay:
     scales: dict[str, ScaledSurface]
 
 
-def decimation_step(n: int, max_side: int = MESH_MAX_SIDE) -> int:
-    return max(1, -(-n // max_side))
+#: the contour map's colour image is decimated to at most this many pixels per side
+#: (a screen shows fewer; colouring 4096² on the GUI thread costs ~200 ms)
+IMAGE_MAX_SIDE = 1024
+
+
+def decimated_indices(n: int, max_side: int) -> NDArray[np.intp]:
+    """At most ``max_side`` nearly even indices into range(n), first and last included."""
+    if n <= max_side:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_side).round().astype(np.intp))
 
 
 def iter_prepare_surface(surface: Surface, floor: float | None = None,
                          levels: int = CONTOUR_LEVELS) -> Generator[None, None, SurfaceDisplay]:
-    """Display values, decimated mesh and isolines for linear and log scale.
+    """Display values, decimated mesh and image, and isolines for linear and log scale.
 
-    Yields between the heavy steps (each is well under 100 ms at 1024²) so a
+    Yields between steps of a few to a few tens of milliseconds (at 4096²), so a
     worker can be cancelled mid-way; returns the :class:`SurfaceDisplay`.
     """
-    scales = {}
+    zrange = surface.finite_range()  # cached on the surface, off the GUI thread
+    yield
     ny, nx = surface.Z.shape
-    sx, sy = decimation_step(nx), decimation_step(ny)
-    # keep the last row/column so the mesh covers the whole domain
-    ix = np.unique(np.r_[np.arange(0, nx, sx), nx - 1])
-    iy = np.unique(np.r_[np.arange(0, ny, sy), ny - 1])
+    mx, my = decimated_indices(nx, MESH_MAX_SIDE), decimated_indices(ny, MESH_MAX_SIDE)
+    ix, iy = decimated_indices(nx, IMAGE_MAX_SIDE), decimated_indices(ny, IMAGE_MAX_SIDE)
+    scales = {}
     for zscale in ("linear", "log"):
-        disp = display_values(surface.Z, zscale, floor)
-        yield
+        disp = yield from iter_display_values(surface.Z, zscale, floor, zrange)
         lv = log_levels(disp.lo, disp.hi, levels)
-        parts = []
-        for level in lv:
-            parts.append(isolines(surface.xs, surface.ys, disp.Z, [level]))
-            yield
-        lines = join_polylines(parts)
-        scales[zscale] = ScaledSurface(disp, surface.xs[ix], surface.ys[iy],
-                                       disp.Z[np.ix_(iy, ix)], lv, lines)
+        lines = yield from iter_isolines(surface.xs, surface.ys, disp.Z, lv)
+        scales[zscale] = ScaledSurface(disp, surface.xs[mx], surface.ys[my],
+                                       disp.Z[np.ix_(my, mx)], disp.Z[np.ix_(iy, ix)], lv, lines)
     return SurfaceDisplay(surface, scales)
 
 
@@ -273,3 +315,37 @@ def prepare_surface(surface: Surface, floor: float | None = None,
                     levels: int = CONTOUR_LEVELS) -> SurfaceDisplay:
     """Everything the views need, in one call (see :func:`iter_prepare_surface`)."""
     return run_to_end(iter_prepare_surface(surface, floor, levels))
+
+
+def clip_path(xy: NDArray, values: NDArray, xrange: tuple[float, float],
+              yrange: tuple[float, float]) -> tuple[NDArray, NDArray]:
+    """A path up to where it first leaves the rectangle, ending on its edge.
+
+    ``values`` (one per point, e.g. the loss) are cut the same way; the edge
+    point takes the value of the last point inside. A diverging run would
+    otherwise be drawn far outside the domain.
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    values = np.asarray(values)
+    if len(xy) == 0:
+        return xy, values
+    (x0, x1), (y0, y1) = xrange, yrange
+    with np.errstate(invalid="ignore"):
+        inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+    if inside.all():
+        return xy, values
+    k = int(np.argmin(inside))
+    if k == 0:
+        return xy[:0], values[:0]
+    a, b = xy[k - 1], xy[k]
+    d = b - a
+    ts = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for lo, hi, p0, dp in ((x0, x1, a[0], d[0]), (y0, y1, a[1], d[1])):
+            if dp > 0:
+                ts.append((hi - p0) / dp)
+            elif dp < 0:
+                ts.append((lo - p0) / dp)
+    t = float(np.clip(np.nan_to_num(min(ts) if ts else 0.0, nan=0.0), 0.0, 1.0))
+    edge = a + t * np.nan_to_num(d)
+    return np.vstack([xy[:k], edge]), np.append(values[:k], values[k - 1])

@@ -22,7 +22,8 @@ from lossviewer.core.trajectory import Trajectory
 from lossviewer.scene.observable import Event
 
 #: path colours chosen to stand out on viridis/magma surfaces and on a projector
-RUN_COLORS = ("#ff3b30", "#ffffff", "#ff9500", "#ff2dd4", "#00e5ff", "#a3ff12", "#ffd60a")
+#: (white is taken by start rings and isolines, gold by the global minimum)
+RUN_COLORS = ("#ff3b30", "#ff9500", "#ff2dd4", "#00e5ff", "#a3ff12", "#b388ff", "#ff8fa3")
 COLORMAPS = ("viridis", "magma", "inferno", "plasma", "cividis", "turbo")
 MAX_STEPS = 100_000
 MAX_RUNS = 32
@@ -130,10 +131,16 @@ class Scene:
         self.landscape_settings = LandscapeSettings()
         self.landscape: Landscape = self.landscape_settings.make()
         self.surface: SurfaceDisplay | None = None
+        #: the landscape revision the shown surface was computed for, and whether it
+        #: is only the coarse preview; shown != current means "out of date"
+        self.surface_revision = -1
+        self.surface_is_preview = False
         self.runs: dict[int, RunSettings] = {}
         self.trajectories: dict[int, Trajectory] = {}
         #: bumped on every change that invalidates a run's trajectory
         self.run_revision: dict[int, int] = {}
+        #: the run revision each stored trajectory was computed for
+        self.trajectory_revision: dict[int, int] = {}
         self.landscape_revision = 0
         self.selected: int | None = None
         self.playback = PlaybackSettings()
@@ -185,15 +192,20 @@ class Scene:
         self.landscape_changed.emit(new)
         if not surface_changed:
             self.view_changed.emit(new)
+        if function_changed:
+            for rid in self.runs:
+                self.run_changed.emit(rid)  # the start moved
         if function_changed or new.params != old.params:
             for rid in self.runs:
                 self._invalidate(rid)
 
-    def set_surface(self, surface: SurfaceDisplay, revision: int) -> bool:
+    def set_surface(self, surface: SurfaceDisplay, revision: int, preview: bool = False) -> bool:
         """Store a computed surface; dropped (False) if the settings changed since."""
         if revision != self.landscape_revision:
             return False
         self.surface = surface
+        self.surface_revision = revision
+        self.surface_is_preview = preview
         self.surface_changed.emit(surface)
         return True
 
@@ -229,6 +241,7 @@ class Scene:
         del self.runs[run_id]
         self.trajectories.pop(run_id, None)
         self.run_revision.pop(run_id, None)
+        self.trajectory_revision.pop(run_id, None)
         if self.selected == run_id:
             self.selected = next(iter(self.runs), None)
             self.selection_changed.emit(self.selected)
@@ -247,9 +260,12 @@ class Scene:
         if "optimizer" in changes:
             changes["optimizer"] = _check_optimizer(changes["optimizer"])
             if changes["optimizer"] != old.optimizer and "hyper" not in changes:
-                # keep the learning rate and shared options when switching optimizer
+                # keep the learning rate when switching optimizer
                 changes["hyper"] = {**default_hyper(changes["optimizer"]),
                                     **{k: v for k, v in old.hyper.items() if k == "lr"}}
+            if (changes["optimizer"] != old.optimizer and "name" not in changes
+                    and old.name == OPTIMIZERS[old.optimizer].title):
+                changes["name"] = OPTIMIZERS[changes["optimizer"]].title  # not "SGD" running Adam
         if "hyper" in changes:
             merged = {**old.hyper, **changes["hyper"]}
             changes["hyper"] = validate_hyper(changes.get("optimizer", old.optimizer), merged)
@@ -264,7 +280,7 @@ class Scene:
             self.runs_changed.emit()
             return
         self.run_changed.emit(run_id)
-        self._invalidate(run_id)
+        self._invalidate(run_id, keep_shown=True)
 
     def _validated(self, run: RunSettings) -> RunSettings:
         steps = run.steps
@@ -298,24 +314,40 @@ class Scene:
             self.selected = run_id
             self.selection_changed.emit(run_id)
 
-    def _invalidate(self, run_id: int) -> None:
+    def _invalidate(self, run_id: int, keep_shown: bool = False) -> None:
+        """The run's path must be recomputed.
+
+        ``keep_shown`` leaves the old path on screen until the new one arrives (a
+        hyperparameter being dragged); on another landscape the old path is wrong,
+        so it goes at once.
+        """
         self.run_revision[run_id] = self.run_revision.get(run_id, 0) + 1
-        self.trajectories.pop(run_id, None)
+        if not keep_shown:
+            self.trajectories.pop(run_id, None)
+            self.trajectory_revision.pop(run_id, None)
         self.trajectory_changed.emit(run_id)
 
     def stale_runs(self) -> list[int]:
-        """Runs whose trajectory is missing for the current settings."""
-        return [rid for rid in self.runs if rid not in self.trajectories]
+        """Runs whose shown path (if any) is not for their current settings."""
+        return [rid for rid in self.runs
+                if self.trajectory_revision.get(rid) != self.run_revision.get(rid)]
 
     def set_trajectory(self, run_id: int, revision: int, trajectory: Trajectory) -> bool:
         """Store a computed path; dropped (False) if that run changed since."""
         if self.run_revision.get(run_id) != revision:
             return False
         self.trajectories[run_id] = trajectory
+        self.trajectory_revision[run_id] = revision
         self.trajectory_changed.emit(run_id)
         return True
 
     # -- playback ------------------------------------------------------------
+    @property
+    def surface_up_to_date(self) -> bool:
+        """The shown surface is the full one for the current settings."""
+        return (self.surface is not None and not self.surface_is_preview
+                and self.surface_revision == self.landscape_revision)
+
     @property
     def max_steps(self) -> int:
         return max((r.steps for r in self.runs.values()), default=0)

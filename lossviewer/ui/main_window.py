@@ -14,9 +14,11 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -49,12 +51,17 @@ SURFACE_DEBOUNCE_MS = 120
 #: paths are cheap (a few ms): recompute nearly live while a slider is dragged
 PATHS_DEBOUNCE_MS = 15
 FRAME_INTERVAL_MS = 33
+ERROR_SHOWN_MS = 6000
 REDRAW_THROTTLE_MS = 40
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, scene: Scene | None = None, function: str | None = None) -> None:
+    def __init__(self, scene: Scene | None = None, function: str | None = None,
+                 persist_layout: bool = True) -> None:
+        """``persist_layout``: restore and save window geometry and docks (QSettings);
+        off for headless renders, which must neither depend on nor change them."""
         super().__init__()
+        self._persist_layout = persist_layout
         theme.configure_pyqtgraph()
         self.setWindowTitle("LossViewer")
         self.scene = scene or default_scene()
@@ -106,12 +113,14 @@ class MainWindow(QMainWindow):
             r.progress.connect(self._on_progress)
             r.failed.connect(self._on_failed)
             r.busy_changed.connect(self._on_busy)
-        self.surface_runner.partial.connect(self._on_surface)
+        self.surface_runner.partial.connect(lambda d: self._on_surface(d, preview=True))
         self.surface_runner.finished.connect(self._on_surface)
         self.paths_runner.partial.connect(self._on_path)
         self.cancel_button.clicked.connect(self.cancel_jobs)
         self._surface_revision_requested = -1
-        self._last_error = ""
+        self._failure_box: QMessageBox | None = None
+        self._error_timer = _single_shot(self, ERROR_SHOWN_MS, self._clear_error)
+        self._shown_zscale = self.scene.landscape_settings.zscale
 
         self._surface_timer = _single_shot(self, SURFACE_DEBOUNCE_MS, self._request_surface)
         self._paths_timer = _single_shot(self, PATHS_DEBOUNCE_MS, self._request_paths)
@@ -130,7 +139,7 @@ class MainWindow(QMainWindow):
         # -- scene subscriptions
         s = self.scene
         s.landscape_changed.connect(self._on_landscape_changed)
-        s.view_changed.connect(lambda _s: self._draw_surface())
+        s.view_changed.connect(self._on_view_changed)
         s.surface_changed.connect(lambda _d: self._draw_surface())
         s.trajectory_changed.connect(self._on_trajectory_changed)
         s.runs_changed.connect(self._paths_redraw.start)
@@ -145,6 +154,10 @@ class MainWindow(QMainWindow):
         self._request_surface()
         self._request_paths()
         self._clock.start()
+        self.surface_view.setFocus()
+        app = QApplication.instance()
+        if app is not None:  # also on quit paths that skip closeEvent (Ctrl+C, app.quit())
+            app.aboutToQuit.connect(JobRunner.shutdown)
 
     # -- menus ---------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -177,33 +190,48 @@ class MainWindow(QMainWindow):
         od = self.optimizer_dock
         self._action(run, "&Add run", "Ctrl+N", lambda: od.add_run("sgd"))
         self._action(run, "&Duplicate run", "Ctrl+D", od.duplicate_selected)
-        self._action(run, "Re&move run", QKeySequence.StandardKey.Delete, od.remove_selected)
+        self._action(run, "Re&move run", QKeySequence.StandardKey.Delete, od.remove_selected,
+                     also_in=(od.runs,))
         run.addSeparator()
+        self._action(run, "Re&compute", "F5", self.recompute,
+                     "Compute what is out of date (after a cancel or a failure)")
         self._action(run, "&Cancel computation", "Esc", self.cancel_jobs)
 
         help_ = mb.addMenu("&Help")
         self._action(help_, "&Keyboard shortcuts", "F1", self._show_shortcuts)
         self._action(help_, "&About LossViewer", None, self._show_about)
 
-    def _action(self, menu, text, shortcut, slot, tip: str = "") -> QAction:
+    def _action(self, menu, text, shortcut, slot, tip: str = "",
+                also_in: tuple[QWidget, ...] = ()) -> QAction:
+        """A menu action. Shortcuts with a modifier work anywhere in the window; bare
+        keys (Space, arrows, R, L, Delete) only while the views, the playback dock or
+        ``also_in`` have focus, so they never steal a key a slider or field needs."""
         act = QAction(text, self)
+        owners: tuple[QWidget, ...] = (self,)
         if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut))
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            seq = QKeySequence(shortcut)
+            act.setShortcut(seq)
+            bare = seq.count() == 1 and not (seq[0].keyboardModifiers()
+                                             & ~Qt.KeyboardModifier.KeypadModifier)
+            if bare and seq[0].key() not in (Qt.Key.Key_Escape, Qt.Key.Key_F1, Qt.Key.Key_F5):
+                act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                owners = (self.centralWidget(), self.playback_dock, *also_in)
+            else:
+                act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         if tip:
             act.setStatusTip(tip)
         act.triggered.connect(lambda _checked=False: slot())
         menu.addAction(act)
-        self.addAction(act)
+        for owner in owners:
+            owner.addAction(act)
         return act
 
     # -- errors and progress ---------------------------------------------------------
     def report_error(self, message: str) -> None:
         """A bad value from a widget: say so in the status bar, keep the last good value."""
-        self._last_error = message
         self.status_label.setText(f"⚠ {message}")
         self.status_label.setStyleSheet("color: #ffb020;")
-        QTimer.singleShot(6000, self._clear_error)
+        self._error_timer.start()  # restarts: an older message's timer cannot wipe this one
 
     def _clear_error(self) -> None:
         self.status_label.setStyleSheet("")
@@ -222,17 +250,28 @@ class MainWindow(QMainWindow):
     def _on_failed(self, message: str) -> None:
         first = message.split("\n", 1)[0]
         self.report_error(f"Computation failed: {first}")
-        box = QMessageBox(QMessageBox.Icon.Warning, "Computation failed", first,
-                          QMessageBox.StandardButton.Ok, self)
-        box.setDetailedText(message)
-        box.setModal(False)
-        box.show()
+        if self._failure_box is None:  # one box, updated, instead of a stack of them
+            self._failure_box = QMessageBox(QMessageBox.Icon.Warning, "Computation failed", "",
+                                            QMessageBox.StandardButton.Ok, self)
+            self._failure_box.setModal(False)
+        self._failure_box.setText(first)
+        self._failure_box.setDetailedText(message)
+        self._failure_box.show()
 
     def cancel_jobs(self) -> None:
-        if self.surface_runner.busy or self.paths_runner.busy:
+        """Stop the surface computation (paths take milliseconds and go on)."""
+        if self.surface_runner.busy:
             self.surface_runner.cancel()
-            self.paths_runner.cancel()
-            self.report_error("Computation cancelled")
+            self._surface_revision_requested = -1
+            self.report_error("Surface cancelled: the map shown is out of date (F5 computes it)")
+            self._update_stale_note()
+
+    def recompute(self) -> None:
+        """Compute whatever is out of date (after a cancel or a failure)."""
+        if not self.scene.surface_up_to_date and not self.surface_runner.busy:
+            self._request_surface()
+        if self.scene.stale_runs() and not self.paths_runner.busy:
+            self._request_paths()
 
     # -- jobs ----------------------------------------------------------------------
     def _update_title(self) -> None:
@@ -250,14 +289,16 @@ class MainWindow(QMainWindow):
         rev = self.scene.landscape_revision
         self._surface_revision_requested = rev
         req = SurfaceRequest.create(s.function, s.params, s.xrange, s.yrange, s.resolution, rev)
-        self._surface_gen = self.surface_runner.submit(surface_job, req)
+        self.surface_runner.submit(surface_job, req)
+        self._update_stale_note()
 
-    def _on_surface(self, data: SurfaceDisplay) -> None:
-        # the request's revision rides in the metadata check: stale ones are dropped
-        self.scene.set_surface(data, self._surface_revision_requested)
+    def _on_surface(self, data: SurfaceDisplay, preview: bool = False) -> None:
+        # the runner drops results of older jobs; the scene drops results for
+        # settings that changed while this job ran
+        self.scene.set_surface(data, self._surface_revision_requested, preview)
 
     def _on_trajectory_changed(self, run_id: int) -> None:
-        if run_id not in self.scene.trajectories:
+        if run_id in self.scene.stale_runs():
             self._paths_timer.start()
         self._paths_redraw.start()
 
@@ -290,13 +331,34 @@ class MainWindow(QMainWindow):
         s = self.scene.landscape_settings
         self.surface_view.set_surface(data, s.zscale, s.colormap)
         self.contour_view.set_surface(data, s.zscale, s.colormap)
+        self._shown_zscale = s.zscale
         disp = data.scales[s.zscale].display
-        if disp.clipped:
+        if disp.clipped and not self._error_timer.isActive():
             self.status_label.setText(
                 f"{disp.clipped} surface values were clipped for display "
                 f"(overflowing or far above the rest)")
+        elif not self._error_timer.isActive():
+            self.status_label.setText("")
+        self._update_stale_note()
         self._draw_minima()
         self._draw_runs()
+
+    def _on_view_changed(self, settings) -> None:
+        if settings.zscale != self._shown_zscale or self.scene.surface is None:
+            self._draw_surface()
+        else:  # only the colormap: recolour, nothing to rebuild
+            self.surface_view.set_colormap(settings.colormap)
+            self.contour_view.set_colormap(settings.colormap)
+
+    def _update_stale_note(self) -> None:
+        sc = self.scene
+        if sc.surface is None or sc.surface_up_to_date:
+            note = ""
+        elif self.surface_runner.busy:
+            note = "computing…" if sc.surface_is_preview else "updating…"
+        else:
+            note = "out of date — F5 computes it"
+        self.contour_view.set_note(note)
 
     def _draw_minima(self) -> None:
         data = self.scene.surface
@@ -317,13 +379,14 @@ class MainWindow(QMainWindow):
             traj = self.scene.trajectories.get(rid)
             # a run still computing keeps its (empty) curve, so the legend stays put
             loss = traj.loss[0] if traj is not None else np.empty(0)
-            curves.append({"run_id": rid, "name": run.name, "color": run.color, "loss": loss})
-        data = self.scene.surface
-        ceiling = None
-        if data is not None:
-            lo, hi = data.surface.finite_range()
-            ceiling = 10 * (hi - lo) if hi > lo else None
-        self.loss_plot.set_curves(curves, self._loss_floor(curves), ceiling)
+            stop = int(traj.stop[0]) if traj is not None else -1
+            name = run.name
+            if traj is not None and traj.status[0] == "diverged":
+                name += f"  ✕ diverged at step {stop + 1}"
+            curves.append({"run_id": rid, "name": name, "color": run.color, "loss": loss,
+                           "stop": stop})
+        floor, clip = self._loss_scale(curves)
+        self.loss_plot.set_curves(curves, floor, clip)
         self._draw_frame()
 
     def _draw_frame(self) -> None:
@@ -357,15 +420,19 @@ class MainWindow(QMainWindow):
         self.contour_view.set_paths(paths)
         self.loss_plot.set_frame(frame)
 
-    def _loss_floor(self, curves: list[dict]) -> float:
+    def _loss_scale(self, curves: list[dict]) -> tuple[float | None, tuple[float, float] | None]:
+        """(floor, clip) for the loss plot: log of loss − f* when the function has a
+        known minimum, else the raw loss; clipped a decade past the surface's range."""
         best = self.scene.landscape.global_minimum()
-        lows = [np.nanmin(c["loss"]) for c in curves if np.isfinite(c["loss"]).any()]
-        if data := self.scene.surface:
-            lows.append(data.surface.finite_range()[0])
-        floor = min(lows) if lows else 0.0
-        if best is not None:
-            floor = min(floor, best.value)
-        return floor
+        data = self.scene.surface
+        lo, hi = data.surface.finite_range() if data is not None else (np.nan, np.nan)
+        if best is None:
+            span = hi - lo if np.isfinite(hi - lo) and hi > lo else None
+            return None, ((lo - span, hi + span) if span else None)
+        lows = [float(np.nanmin(c["loss"][: c["stop"] + 1])) for c in curves if c["stop"] >= 0]
+        floor = min([best.value, *lows, *([lo] if np.isfinite(lo) else [])])
+        ceiling = 10 * (hi - floor) if np.isfinite(hi) and hi > floor else None
+        return floor, ((0.0, ceiling) if ceiling else None)
 
     # -- playback ------------------------------------------------------------------
     def _on_playback_changed(self, pb) -> None:
@@ -434,7 +501,8 @@ class MainWindow(QMainWindow):
         rows = "".join(
             f"<tr><td><b>{a.shortcut().toString()}</b></td>"
             f"<td>{a.text().replace('&', '')}</td></tr>"
-            for a in self.actions() if not a.shortcut().isEmpty())
+            for menu in self.menuBar().findChildren(QMenu) for a in menu.actions()
+            if not a.shortcut().isEmpty())
         QMessageBox.information(self, "Keyboard shortcuts",
                                 f"<table cellspacing=6>{rows}</table>"
                                 "<p>Click the contour map to move the selected run's start; "
@@ -448,6 +516,8 @@ class MainWindow(QMainWindow):
 
     # -- persistence and shutdown ----------------------------------------------------
     def _restore_layout(self) -> None:
+        if not self._persist_layout:
+            return
         settings = QSettings()
         geom = settings.value("window/geometry", type=bytes)
         state = settings.value("window/state", type=bytes)
@@ -457,19 +527,21 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self._clock.stop()
-        settings = QSettings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState())
+        for timer in (self._clock, self._surface_timer, self._paths_timer, self._paths_redraw,
+                      self._frame_redraw, self._error_timer):
+            timer.stop()
+        if self._persist_layout:
+            settings = QSettings()
+            settings.setValue("window/geometry", self.saveGeometry())
+            settings.setValue("window/state", self.saveState())
         JobRunner.shutdown()
         super().closeEvent(event)
 
     @property
     def ready(self) -> bool:
         """True once the surface and every run's path are computed and nothing runs."""
-        return (self.scene.surface is not None and not self.scene.stale_runs()
-                and not self.surface_runner.busy and not self.paths_runner.busy
-                and self.scene.landscape_revision == self._surface_revision_requested)
+        return (self.scene.surface_up_to_date and not self.scene.stale_runs()
+                and not self.surface_runner.busy and not self.paths_runner.busy)
 
 
 class _Throttle(QTimer):

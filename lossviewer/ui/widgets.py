@@ -94,14 +94,18 @@ class SliderField(QWidget):
     valueChanged = Signal(float)  # noqa: N815 - Qt naming
 
     def __init__(self, minimum: float, maximum: float, value: float, log: bool = False,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None,
+                 box_range: tuple[float, float] | None = None) -> None:
+        """The slider spans [minimum, maximum]; the field takes any value in
+        ``box_range`` (default: the slider's), e.g. lr up to 1000 typed by hand."""
         super().__init__(parent)
         if log and minimum <= 0:
             minimum = maximum * 1e-8 if maximum > 0 else 1e-12
         self._min, self._max, self._log = float(minimum), float(maximum), log
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
-        self.box = NumberBox(self._min, self._max, value)
+        lo, hi = box_range if box_range is not None else (self._min, self._max)
+        self.box = NumberBox(max(lo, -1e300), min(hi, 1e300), value)
         self.box.setMinimumWidth(92)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

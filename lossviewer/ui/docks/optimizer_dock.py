@@ -72,7 +72,8 @@ def param_editor(spec: Any, value: Any, on_change: Callable[[Any], None]) -> QWi
             lo = 0.0
         if not math.isfinite(hi):
             hi = max(10.0, 10 * abs(float(value)))
-        w = SliderField(lo, hi, float(value), log=getattr(spec, "log", False))
+        w = SliderField(lo, hi, float(value), log=getattr(spec, "log", False),
+                        box_range=(spec.minimum, spec.maximum))
         w.valueChanged.connect(on_change)
     w.setToolTip(tip)
     return w
@@ -116,6 +117,8 @@ class OptimizerDock(SceneDock):
         form.addRow("Optimizer", self.optimizer)
         self.hyper_box = QWidget()
         self.hyper_form = QFormLayout(self.hyper_box)
+        # long names ("decoupled weight decay") go above their widget, not beside it
+        self.hyper_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.hyper_form.setContentsMargins(0, 0, 0, 0)
         form.addRow(self.hyper_box)
         self.schedule = QComboBox()
@@ -125,6 +128,7 @@ class OptimizerDock(SceneDock):
         form.addRow("LR schedule", self.schedule)
         self.schedule_box = QWidget()
         self.schedule_form = QFormLayout(self.schedule_box)
+        self.schedule_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.schedule_form.setContentsMargins(0, 0, 0, 0)
         form.addRow(self.schedule_box)
         self.steps = QSpinBox()
@@ -180,6 +184,8 @@ class OptimizerDock(SceneDock):
         self.color.clicked.connect(self._pick_color)
 
         scene.runs_changed.connect(self.refresh)
+        # a finished path may change a run's status (diverged) in the list
+        scene.trajectory_changed.connect(lambda _rid: self._refresh_statuses())
         scene.run_changed.connect(lambda rid: self.refresh() if rid == scene.selected else None)
         scene.selection_changed.connect(lambda _rid: self.refresh())
         self.refresh()
@@ -233,7 +239,8 @@ class OptimizerDock(SceneDock):
         if rid not in self.scene.runs:
             return
         visible = item.checkState() == Qt.CheckState.Checked
-        self.apply(lambda: self.scene.update_run(rid, name=item.text(), visible=visible))
+        name = item.text().split("  ✕ diverged", 1)[0]
+        self.apply(lambda: self.scene.update_run(rid, name=name, visible=visible))
 
     # -- refresh from the scene ------------------------------------------------------
     def refresh(self) -> None:
@@ -244,7 +251,11 @@ class OptimizerDock(SceneDock):
     def _refresh_list(self) -> None:
         self.runs.clear()
         for rid, run in self.scene.runs.items():
-            item = QListWidgetItem(_swatch(run.color), run.name)
+            traj = self.scene.trajectories.get(rid)
+            label = run.name
+            if traj is not None and traj.status[0] == "diverged":
+                label += f"  ✕ diverged at step {int(traj.stop[0]) + 1}"
+            item = QListWidgetItem(_swatch(run.color), label)
             item.setData(Qt.ItemDataRole.UserRole, rid)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable
                           | Qt.ItemFlag.ItemIsUserCheckable)
@@ -256,6 +267,15 @@ class OptimizerDock(SceneDock):
         has = self.scene.selected is not None
         self.duplicate_button.setEnabled(has)
         self.remove_button.setEnabled(has)
+
+    def _refresh_statuses(self) -> None:
+        statuses = tuple(
+            (rid, t.status[0] if (t := self.scene.trajectories.get(rid)) is not None else "")
+            for rid in self.scene.runs)
+        if statuses != getattr(self, "_statuses", None):
+            self._statuses = statuses
+            with self.refreshing():
+                self._refresh_list()
 
     def _refresh_editor(self) -> None:
         rid = self.scene.selected

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QLabel
 
-from lossviewer.core.grid import ScaledSurface, SurfaceDisplay
+from lossviewer.core.grid import ScaledSurface, SurfaceDisplay, clip_path
 from lossviewer.ui import theme
 
 
@@ -29,7 +30,8 @@ class ContourView(pg.PlotWidget):
         item.setLabel("bottom", "x")
         item.setLabel("left", "y")
         item.showGrid(x=False, y=False)
-        self.setAspectLocked(False)
+        # equal scales on x and y: gradients cross the isolines at right angles
+        self.setAspectLocked(True)
         item.getViewBox().setDefaultPadding(0.0)
         self._image = pg.ImageItem()
         self._image.setZValue(-10)
@@ -56,6 +58,14 @@ class ContourView(pg.PlotWidget):
         self._readout.setVisible(False)
         self.addItem(self._readout, ignoreBounds=True)
         self._scaled: ScaledSurface | None = None
+        self._xr: tuple[float, float] = (-np.inf, np.inf)
+        self._yr: tuple[float, float] = (-np.inf, np.inf)
+        # "out of date" / "computing…" over the map, in the top-left corner
+        self._note = QLabel(self)
+        self._note.setStyleSheet("background: rgba(20, 22, 27, 210); color: #ffb020;"
+                                 "padding: 3px 8px; border-radius: 3px;")
+        self._note.move(60, 8)
+        self._note.hide()
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -66,8 +76,13 @@ class ContourView(pg.PlotWidget):
         surf = data.surface
         x0, x1 = float(surf.xs[0]), float(surf.xs[-1])
         y0, y1 = float(surf.ys[0]), float(surf.ys[-1])
-        self._image.setImage(s.display.Z, autoLevels=False, levels=(s.display.lo, s.display.hi))
-        self._image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self._xr, self._yr = (x0, x1), (y0, y1)
+        img = s.image
+        self._image.setImage(img, autoLevels=False, levels=(s.display.lo, s.display.hi))
+        # pixel centres sit on the grid points: the image reaches half a pixel beyond
+        dx = (x1 - x0) / max(img.shape[1] - 1, 1)
+        dy = (y1 - y0) / max(img.shape[0] - 1, 1)
+        self._image.setRect(QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy))
         self._lines.setData(s.lines[:, 0], s.lines[:, 1]) if len(s.lines) else self._lines.clear()
         self._colorbar.setLevels((s.display.lo, s.display.hi))
         self._colorbar.setColorMap(theme.colormap(colormap))
@@ -76,6 +91,12 @@ class ContourView(pg.PlotWidget):
         self.getPlotItem().getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         self.getPlotItem().getViewBox().setLimits(
             xMin=x0 - (x1 - x0), xMax=x1 + (x1 - x0), yMin=y0 - (y1 - y0), yMax=y1 + (y1 - y0))
+
+    def set_note(self, text: str) -> None:
+        """A short note over the map ('' hides it)."""
+        self._note.setText(text)
+        self._note.adjustSize()
+        self._note.setVisible(bool(text))
 
     def set_colormap(self, colormap: str) -> None:
         self._colorbar.setColorMap(theme.colormap(colormap))
@@ -101,15 +122,20 @@ class ContourView(pg.PlotWidget):
             curve, head = self._paths[rid]
             width = 3.5 if p.get("selected") else 2.5
             curve.setPen(pg.mkPen(p["color"], width=width))
-            xy = p["xy"]
+            # a run that leaves the domain is drawn to the edge, where it gets its marker
+            xy, _ = clip_path(p["xy"], np.zeros(len(p["xy"])), self._xr, self._yr)
             if len(xy) >= 1:
                 curve.setData(xy[:, 0], xy[:, 1])
             else:
                 curve.clear()
             if p.get("head") is not None:
-                head.setData([p["head"][0]], [p["head"][1]], brush=pg.mkBrush(p["color"]),
+                hx, hy = p["head"][:2]
+                if len(xy) and len(xy) < len(p["xy"]):
+                    hx, hy = xy[-1]
+                head.setData([hx], [hy], brush=pg.mkBrush(p["color"]),
                              pen=pg.mkPen("#0b0d10", width=1.5),
-                             symbol="x" if p.get("diverged") else "o")
+                             symbol="x" if p.get("diverged") else "o",
+                             size=18 if p.get("diverged") else 13)
             else:
                 head.clear()
             if p.get("start") is not None:

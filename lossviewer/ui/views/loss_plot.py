@@ -25,19 +25,27 @@ class LossPlot(pg.PlotWidget):
                                       brush=pg.mkBrush(20, 22, 27, 200))
         self._curves: dict[int, pg.PlotDataItem] = {}
         self._legend_key: tuple = ()
+        self._log = True
         dash = pg.QtCore.Qt.PenStyle.DashLine
         self._frame = pg.InfiniteLine(angle=90, movable=False,
                                       pen=pg.mkPen(theme.MUTED, width=1, style=dash))
         self.addItem(self._frame, ignoreBounds=True)
 
-    def set_curves(self, curves: list[dict], floor: float, ceiling: float | None = None) -> None:
-        """curves: dicts with run_id, name, color, loss (N,) per step.
+    def set_curves(self, curves: list[dict], floor: float | None,
+                   clip: tuple[float, float] | None = None) -> None:
+        """curves: dicts with run_id, name, color, loss (N,), stop (last valid index).
 
-        Gaps above ``ceiling`` (a diverging run) are clipped so they do not
-        squash every other curve into a line. Curves are updated in place and the
-        legend is rebuilt only when names or colours change (a rebuild costs
-        ~100 ms, a setData ~1 ms).
+        With a ``floor`` (the best known loss) the plot shows loss − floor on a log
+        scale; without one (a function unbounded below) the raw loss, linearly.
+        Values are clipped to ``clip`` so a diverging run does not squash every
+        other curve into a line. Curves are updated in place and the legend is
+        rebuilt only when names or colours change (a rebuild costs ~100 ms).
         """
+        log = floor is not None
+        if log != self._log:
+            self._log = log
+            self.getPlotItem().setLogMode(x=False, y=log)
+            self.getPlotItem().setLabel("left", "loss − f*" if log else "loss")
         alive = {c["run_id"] for c in curves}
         for rid in list(self._curves):
             if rid not in alive:
@@ -46,16 +54,17 @@ class LossPlot(pg.PlotWidget):
             rid = c["run_id"]
             if rid not in self._curves:
                 self._curves[rid] = self.plot([], [])
-            loss = np.asarray(c["loss"], float)
-            n = int(np.count_nonzero(np.isfinite(loss)))
-            gap = np.maximum(loss[:n] - floor, GAP_FLOOR)
-            if ceiling is not None:
-                gap = np.minimum(gap, ceiling)
+            n = int(c.get("stop", len(c["loss"]) - 1)) + 1
+            y = np.asarray(c["loss"], float)[:n]
+            if log:
+                y = np.maximum(y - floor, GAP_FLOOR)
+            if clip is not None:
+                y = np.clip(y, *clip)
             curve = self._curves[rid]
             if curve.opts["pen"] is None or curve.property("lv_color") != c["color"]:
                 curve.setPen(pg.mkPen(c["color"], width=2))
                 curve.setProperty("lv_color", c["color"])
-            curve.setData(np.arange(n), gap)
+            curve.setData(np.arange(len(y)), y)
         key = tuple((c["run_id"], c["name"], c["color"]) for c in curves)
         if key != self._legend_key:
             self._legend_key = key

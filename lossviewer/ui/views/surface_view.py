@@ -15,7 +15,7 @@ from OpenGL import GL
 from pyqtgraph.opengl import shaders
 from PySide6.QtGui import QColor, QFont
 
-from lossviewer.core.grid import ScaledSurface, SurfaceDisplay
+from lossviewer.core.grid import ScaledSurface, SurfaceDisplay, clip_path
 from lossviewer.ui import theme
 from lossviewer.ui.views.gl_labels import GLLabelsItem, Label
 
@@ -283,7 +283,8 @@ class SurfaceView(gl.GLViewWidget):
             else:
                 hidden.setVisible(False)
                 visible.setVisible(False)
-            if p.get("head") is not None:
+            if p.get("head") is not None and (len(xy) or self._inside(
+                    np.array([p["head"][:2]]))[0]):
                 hx, hy, hz = p["head"]
                 if len(xy) and not self._inside(np.array([[hx, hy]]))[0]:
                     # a run that left the box stops at the edge where it left
@@ -291,7 +292,7 @@ class SurfaceView(gl.GLViewWidget):
                 hz = max(hz, float(self.mesh_height(np.array([[hx, hy]]))[0]))
                 heads.append(self.to_box(np.array([hx]), np.array([hy]), np.array([hz]))[0])
                 head_colors.append(rgba)
-            if p.get("start") is not None:
+            if p.get("start") is not None and self._inside(np.array([p["start"][:2]]))[0]:
                 sx, sy, sz = p["start"]
                 sz = max(sz, float(self.mesh_height(np.array([[sx, sy]]))[0]))
                 starts.append(self.to_box(np.array([sx]), np.array([sy]), np.array([sz]))[0])
@@ -318,30 +319,11 @@ class SurfaceView(gl.GLViewWidget):
         return ((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
 
     def clip_to_domain(self, xy: np.ndarray, zd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The path up to where it first leaves the domain, ending on the box wall.
-
-        A diverging run would otherwise draw lines far outside the box.
-        """
-        if len(xy) == 0:
-            return xy, zd
-        inside = self._inside(xy)
-        if inside.all():
-            return xy, zd
-        k = int(np.argmin(inside))
-        if k == 0:
-            return xy[:0], zd[:0]
-        a, b = xy[k - 1], xy[k]
-        (x0, x1), (y0, y1) = self._xr, self._yr
-        d = b - a
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tx = np.max([(x0 - a[0]) / d[0], (x1 - a[0]) / d[0]]) if d[0] else np.inf
-            ty = np.max([(y0 - a[1]) / d[1], (y1 - a[1]) / d[1]]) if d[1] else np.inf
-        t = float(np.clip(np.nan_to_num(min(tx, ty), nan=0.0), 0.0, 1.0))
-        edge = a + t * d
-        return (np.vstack([xy[:k], edge]), np.append(zd[:k], zd[k - 1]))
+        return clip_path(xy, zd, self._xr, self._yr)
 
     def set_minima(self, points: list[tuple[float, float, float, bool]]) -> None:
         """points: (x, y, display z, is_global)."""
+        points = [p for p in points if self._inside(np.array([p[:2]]))[0]]
         pos = [self.to_box(np.array([x]), np.array([y]), np.array([z]))[0]
                for x, y, z, _g in points]
         colors = [theme.GLOBAL_MINIMUM_RGBA if g else theme.MINIMUM_RGBA
