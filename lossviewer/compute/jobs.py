@@ -8,7 +8,6 @@ mutable state with the GUI thread.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +15,17 @@ from typing import Any
 import numpy as np
 
 from lossviewer.core.functions import make_landscape
-from lossviewer.core.grid import SurfaceDisplay, iter_prepare_surface, iter_surface
+from lossviewer.core.grid import (
+    CONTOUR_LEVELS,
+    DISPLAY_ROWS_PER_STEP_POINTS,
+    SurfaceDisplay,
+    iter_prepare_surface,
+    iter_surface,
+)
 from lossviewer.core.trajectory import Trajectory, simulate_iter
 
 #: a coarse preview surface is yielded first when the grid is larger than this
 PREVIEW_RESOLUTION = 128
-#: progress messages are throttled to this interval (≤ 20 per second)
-PROGRESS_INTERVAL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -59,43 +62,57 @@ class SurfaceRequest:
                    tuple(map(float, yrange)), int(resolution), revision)
 
 
+#: share of a surface job's progress bar spent sampling (the rest: display + isolines)
+SAMPLING_SHARE = 0.7
+
+
 def surface_job(req: SurfaceRequest) -> Generator[Progress | Partial, None, SurfaceDisplay]:
     """Sample the landscape and prepare it for display (both z-scales, isolines).
 
     On big grids a coarse preview is yielded first so the views change at once.
+    Every yield carries a Progress with text; the runner decides how often the
+    user sees one.
     """
     landscape = make_landscape(req.function, **dict(req.params))
     best = landscape.global_minimum()
     floor = best.value if best is not None else None
-    if req.resolution > 4 * PREVIEW_RESOLUTION:
-        gen = iter_surface(landscape, req.xrange, req.yrange, PREVIEW_RESOLUTION)
-        preview = yield from _drain(gen)
-        yield Partial((yield from _drain(iter_prepare_surface(preview, floor))))
-    gen = iter_surface(landscape, req.xrange, req.yrange, req.resolution)
-    last = 0.0
-    while True:
-        try:
-            done, total = next(gen)
-        except StopIteration as stop:
-            surface = stop.value
-            break
-        now = time.perf_counter()
-        if now - last >= PROGRESS_INTERVAL_S:
-            last = now
-            yield Progress(done / total, f"Surface {req.resolution}² … {100 * done // total}%")
-        else:
-            yield Progress(done / total, "")
-    yield Progress(1.0, "Contours …")
-    return (yield from _drain(iter_prepare_surface(surface, floor)))
+    n = req.resolution
+    if n > 4 * PREVIEW_RESOLUTION:
+        preview = yield from _progress(
+            iter_surface(landscape, req.xrange, req.yrange, PREVIEW_RESOLUTION),
+            0.0, 0.0, "Preview …")
+        prepared = yield from _progress(iter_prepare_surface(preview, floor), 0.0, 0.0,
+                                        "Preview …")
+        yield Partial(prepared)
+    surface = yield from _progress(iter_surface(landscape, req.xrange, req.yrange, n),
+                                   0.0, SAMPLING_SHARE, f"Surface {n}²")
+    # steps of iter_prepare_surface: 1 + per scale (2 + row blocks + levels)
+    blocks = -(-n // max(1, DISPLAY_ROWS_PER_STEP_POINTS // n))
+    expected = 1 + 2 * (2 + blocks + CONTOUR_LEVELS)
+    return (yield from _progress(iter_prepare_surface(surface, floor), SAMPLING_SHARE, 1.0,
+                                 f"Contours {n}²", expected))
 
 
-def _drain(gen: Generator[Any, None, Any]) -> Generator[Progress, None, Any]:
+def _progress(gen: Generator[Any, None, Any], lo: float, hi: float, text: str,
+              expected: int | None = None) -> Generator[Progress, None, Any]:
+    """Run a step generator, yielding Progress from ``lo`` to ``hi``.
+
+    A generator that yields (done, total) sets the fraction itself; others count
+    their steps against ``expected``.
+    """
+    k = 0
     while True:
         try:
-            next(gen)
+            step = next(gen)
         except StopIteration as stop:
             return stop.value
-        yield Progress(0.0, "")
+        k += 1
+        if isinstance(step, tuple) and len(step) == 2:
+            f = step[0] / max(step[1], 1)
+        else:
+            f = min(k / expected, 1.0) if expected else 0.0
+        frac = lo + (hi - lo) * f
+        yield Progress(frac, f"{text} … {100 * frac:.0f}%")
 
 
 @dataclass(frozen=True)
@@ -143,7 +160,8 @@ def paths_job(req: PathsRequest) -> Generator[Progress | Partial, None, list[Pat
             except StopIteration as stop:
                 traj = stop.value
                 break
-            yield Progress((done_before + done) / total, "Paths …")
+            frac = (done_before + done) / total
+            yield Progress(frac, f"Paths … {100 * frac:.0f}%")
         done_before += run.steps
         result = PathResult(run.run_id, run.revision, traj)
         results.append(result)

@@ -134,6 +134,7 @@ class JobRunner(QObject):
 
     def _drain(self) -> None:
         """On the GUI thread: hand on what the newest job said; drop the rest."""
+        progress = None
         while True:
             try:
                 gen, kind, value = self._outbox.get_nowait()
@@ -141,12 +142,16 @@ class JobRunner(QObject):
                 break
             if gen != self.generation:
                 continue
-            if kind == _YIELDED:
+            if kind == _YIELDED and isinstance(value, Progress):
+                progress = value  # only the newest counts
+            elif kind == _YIELDED:
                 self._on_yielded(value)
             elif kind == _RETURNED:
                 self._on_returned(value)
             else:
                 self._on_errored(value)
+        if progress is not None and self._job is not None:
+            self._on_yielded(progress)
         if self._job is None and not any(t.is_alive() for t in self._threads):
             self._poll.stop()
 
@@ -160,7 +165,7 @@ class JobRunner(QObject):
             self.partial.emit(value.value)
         elif isinstance(value, Progress):
             now = time.perf_counter()
-            if value.text and now - self._last_progress >= self.PROGRESS_INTERVAL_S:
+            if now - self._last_progress >= self.PROGRESS_INTERVAL_S:
                 self._last_progress = now
                 self.progress.emit(value.fraction, value.text)
 

@@ -168,3 +168,26 @@ def test_playback_is_clamped_and_validated():
         s.set_playback(speed=0)
     with pytest.raises(ValueError, match="trail"):
         s.set_playback(trail=-1)
+
+
+def test_switching_optimizer_renames_a_default_named_run():
+    s = default_scene()
+    rid = list(s.runs)[0]  # "SGD"
+    s.update_run(rid, optimizer="adam")
+    assert s.runs[rid].name == "Adam"
+    custom = list(s.runs)[1]  # "SGD + momentum" is the user's own name
+    s.update_run(custom, optimizer="rmsprop")
+    assert s.runs[custom].name == "SGD + momentum"
+
+
+def test_edited_run_keeps_its_old_path_until_the_new_one_lands():
+    s = default_scene()
+    rid = s.selected
+    run = s.runs[rid]
+    traj = simulate(s.landscape, run.optimizer, run.hyper, np.array([run.start]), 10)
+    s.set_trajectory(rid, s.run_revision[rid], traj)
+    s.update_run(rid, hyper={"lr": 5e-4})
+    assert s.trajectories[rid] is traj, "still drawn"
+    assert rid in s.stale_runs(), "but due for recomputation"
+    s.set_landscape(function="booth")
+    assert rid not in s.trajectories, "a path on another function is dropped at once"

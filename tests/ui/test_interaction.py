@@ -22,21 +22,61 @@ def window(qtbot):
 
 
 def test_big_surface_shows_progress_and_can_be_cancelled(window, qtbot):
-    old = window.scene.surface
-    window.scene.set_landscape(resolution=3000)
+    fractions = []
+    window.surface_runner.progress.connect(lambda f, _t: fractions.append(f))
+    window.scene.set_landscape(function="rastrigin", resolution=3000)
     qtbot.waitUntil(lambda: window.surface_runner.busy, timeout=5000)
     assert window.progress.isVisible() and window.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: any(0 < f < 1 for f in fractions), timeout=10_000)
+    assert 0 < window.progress.fraction() < 1
     qtbot.mouseClick(window.cancel_button, pg_left())
     assert not window.surface_runner.busy
     assert not window.cancel_button.isVisible()
     assert "cancelled" in window.status_label.text()
+    # what is shown is marked out of date, and the window does not claim to be ready
+    assert not window.scene.surface_up_to_date
+    assert "out of date" in window.contour_view._note.text()
+    assert not window.ready
     qtbot.wait(300)
-    # the old surface (or the coarse preview) is still shown; the app is usable
-    assert window.scene.surface is not None
-    assert window.scene.surface is old or window.scene.surface.surface.Z.shape[0] < 3000
+    # F5 computes what is missing (at a size this test can wait for)
     window.scene.set_landscape(resolution=128)
+    window.recompute()
     qtbot.waitUntil(lambda: window.ready, timeout=20_000)
+    assert window.scene.surface.surface.meta["landscape"] == "rastrigin"
     assert window.scene.surface.surface.Z.shape == (128, 128)
+    assert not window.contour_view._note.isVisible()
+
+
+def test_latest_function_wins(window, qtbot):
+    window.scene.set_landscape(function="beale", resolution=600)
+    qtbot.wait(30)
+    window.scene.set_landscape(function="booth")
+    qtbot.waitUntil(lambda: window.ready, timeout=30_000)
+    assert window.scene.surface.surface.meta["landscape"] == "booth"
+    qtbot.wait(300)  # nothing late from the beale job replaces it
+    assert window.scene.surface.surface.meta["landscape"] == "booth"
+
+
+def test_dragged_path_stays_drawn_while_recomputing(window, qtbot):
+    scene = window.scene
+    scene.set_playback(frame=scene.max_steps, playing=False)
+    rid = scene.selected
+    field = window.optimizer_dock._hyper_fields["lr"]
+    lengths = []
+    for k in range(15):
+        field.slider.setValue(field.slider.value() - 3)
+        qtbot.wait(5)
+        curve = window.contour_view._paths[rid][0]
+        lengths.append(len(curve.getData()[0]))
+    assert min(lengths) > 1, f"the edited path vanished during the drag: {lengths}"
+    qtbot.waitUntil(lambda: window.ready, timeout=10_000)
+
+
+def test_switching_function_updates_the_dock_start(window, qtbot):
+    window.scene.set_landscape(function="himmelblau")
+    dock = window.optimizer_dock
+    start = window.scene.runs[window.scene.selected].start
+    assert (dock.start_x.value(), dock.start_y.value()) == start
 
 
 def pg_left():

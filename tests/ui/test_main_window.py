@@ -56,7 +56,18 @@ def test_default_scene(window):
     assert len(scene.trajectories) == 4
 
 
+def _hide_markers(window) -> None:
+    """Path colours must come from the paths, not from the markers at their ends."""
+    sv = window.surface_view
+    for item in (sv._heads, sv._starts):
+        item.setVisible(False)
+    for _curve, head in window.contour_view._paths.values():
+        head.setVisible(False)
+    window.contour_view._starts.setVisible(False)
+
+
 def test_3d_frame_shows_surface_and_paths(window):
+    _hide_markers(window)
     img = image_to_array(window.surface_view.grabFramebuffer())
     h, w = img.shape[:2]
     assert distinct_colors(img) > 200
@@ -64,19 +75,38 @@ def test_3d_frame_shows_surface_and_paths(window):
     centre = img[h // 2, w // 2]
     assert np.linalg.norm(centre[:3] - _hex_rgb(theme.BACKGROUND)) > 30
     assert _is_shaded_colormap_pixel(centre, "viridis"), centre
-    # every visible run's path colour appears in the frame
-    for run in window.scene.runs.values():
-        assert _count_near(img, _hex_rgb(run.color), 30) > 15, run.name
+
+
+
+def test_views_draw_each_path(window, qtbot):
+    """Paths overlap in the valley, so each is checked alone: its colour is in the
+    frame with it shown, and gone with it hidden (the markers are hidden too)."""
+    _hide_markers(window)
+    scene = window.scene
+    ids = list(scene.runs)
+    for rid in ids:
+        for other in ids:
+            scene.update_run(other, visible=other == rid)
+        qtbot.wait(20)
+        _hide_markers(window)
+        color = _hex_rgb(scene.runs[rid].color)
+        img = image_to_array(window.surface_view.grabFramebuffer())
+        assert _count_near(img, color, 30) > 15, f"3D: {scene.runs[rid].name}"
+        img = image_to_array(window.contour_view.grab().toImage())
+        assert _count_near(img, color, 30) > 15, f"map: {scene.runs[rid].name}"
+    scene.update_run(ids[-1], visible=False)
+    qtbot.wait(20)
+    img = image_to_array(window.surface_view.grabFramebuffer())
+    assert _count_near(img, _hex_rgb(scene.runs[ids[-1]].color), 30) < 5
 
 
 def test_contour_view_colorbar_and_paths(window):
+    _hide_markers(window)
     img = image_to_array(window.contour_view.grab().toImage())
     lut = theme.colormap_lut("viridis")[:, :3] * 255
     # the colour bar spans the whole colormap: both ends are on screen
     assert _count_near(img, lut[0], 12) > 30
     assert _count_near(img, lut[-1], 12) > 30
-    for run in window.scene.runs.values():
-        assert _count_near(img, _hex_rgb(run.color), 30) > 15, run.name
 
 
 def test_colormap_change_recolours_3d_view(window, qtbot):
@@ -186,3 +216,21 @@ def test_typed_nonsense_is_refused_with_a_message(window, qtbot):
     assert window.scene.runs[rid].hyper["lr"] == old
     assert "is not a number in" in window.status_label.text()
     assert box.value() == old
+
+
+def test_mesh_uses_our_normals_not_pyqtgraphs_python_loop(window, qtbot, monkeypatch):
+    """pyqtgraph computes per-vertex normals in a Python loop (1 s at 512²) unless
+    the MeshData already has them; if a pyqtgraph release stops honouring the
+    preset normals, this fails instead of the app silently slowing down."""
+    import pyqtgraph.opengl as gl
+
+    def forbidden(*_a, **_k):
+        raise AssertionError("pyqtgraph computed normals itself")
+
+    monkeypatch.setattr(gl.MeshData, "faceNormals", forbidden)
+    window.scene.set_landscape(resolution=200)
+    qtbot.waitUntil(lambda: window.ready, timeout=20_000)
+    window.surface_view.grabFramebuffer()  # parse and upload the mesh
+    mesh = window.surface_view._mesh
+    assert mesh.normals is not None and mesh.normals.shape == (200 * 200, 3)
+    assert np.allclose(np.linalg.norm(mesh.normals, axis=1), 1.0, atol=1e-5)

@@ -24,6 +24,10 @@ Z_HEIGHT = 9.0
 #: paths float this fraction of the box height above the surface so the depth
 #: test does not make them flicker where they lie on it
 PATH_LIFT = 0.012
+#: path width in pixels (a compatibility-profile context draws wide lines)
+PATH_WIDTH = 4.5
+#: opacity of the parts of a path behind a hill: dimmed, but the path stays readable
+HIDDEN_ALPHA = 0.75
 
 _HILLSHADE = shaders.ShaderProgram("lossviewer_hillshade", [
     shaders.VertexShader("""
@@ -258,10 +262,10 @@ class SurfaceView(gl.GLViewWidget):
         for p in paths:
             rid = p["run_id"]
             if rid not in self._paths:
-                hidden = gl.GLLinePlotItem(mode="line_strip", width=2.0, antialias=True)
+                hidden = gl.GLLinePlotItem(mode="line_strip", width=PATH_WIDTH - 1, antialias=True)
                 hidden.setGLOptions(_NO_DEPTH_BLEND)
                 hidden.setDepthValue(5)
-                visible = gl.GLLinePlotItem(mode="line_strip", width=3.0, antialias=True)
+                visible = gl.GLLinePlotItem(mode="line_strip", width=PATH_WIDTH, antialias=True)
                 visible.setGLOptions(_DEPTH_BLEND)
                 visible.setDepthValue(6)
                 self.addItem(hidden)
@@ -276,7 +280,7 @@ class SurfaceView(gl.GLViewWidget):
                 pos = self.to_box(xy[:, 0], xy[:, 1], np.maximum(zd, self.mesh_height(xy)))
                 pos[:, 2] += lift
                 # the part behind hills shows faintly; the visible part in full colour
-                hidden.setData(pos=pos, color=(*rgba[:3], 0.5))
+                hidden.setData(pos=pos, color=(*rgba[:3], HIDDEN_ALPHA))
                 visible.setData(pos=pos, color=tuple(rgba))
                 hidden.setVisible(True)
                 visible.setVisible(True)
