@@ -63,7 +63,7 @@ def test_dragged_path_stays_drawn_while_recomputing(window, qtbot):
     rid = scene.selected
     field = window.optimizer_dock._hyper_fields["lr"]
     lengths = []
-    for k in range(15):
+    for _ in range(15):
         field.slider.setValue(field.slider.value() - 3)
         qtbot.wait(5)
         curve = window.contour_view._paths[rid][0]
