@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -36,7 +36,7 @@ from lossviewer.compute.jobs import (
 )
 from lossviewer.core.functions import LANDSCAPES
 from lossviewer.core.grid import SurfaceDisplay
-from lossviewer.scene.scene import Scene, default_scene
+from lossviewer.scene.scene import COLORMAPS, Scene, default_scene
 from lossviewer.ui import theme
 from lossviewer.ui.docks.landscape_dock import LandscapeDock
 from lossviewer.ui.docks.optimizer_dock import OptimizerDock
@@ -174,6 +174,19 @@ class MainWindow(QMainWindow):
         self._action(view, "Toggle &log z-scale", "L", self._toggle_zscale)
         self._action(view, "&Next function", "Ctrl+PgDown", lambda: self._cycle_function(1))
         self._action(view, "&Previous function", "Ctrl+PgUp", lambda: self._cycle_function(-1))
+        equal = self._action(view, "&Equal x and y scales on the map", None,
+                             lambda: self.contour_view.setAspectLocked(equal.isChecked()),
+                             "Gradients cross isolines at right angles only with equal scales")
+        equal.setCheckable(True)
+        equal.setChecked(True)
+        functions = view.addMenu("&Function")
+        colormaps = view.addMenu("&Colormap")
+        self._choice_menu(functions, [(n, c.title) for n, c in LANDSCAPES.items()],
+                          lambda: self.scene.landscape_settings.function,
+                          lambda n: self._apply_landscape(function=n))
+        self._choice_menu(colormaps, [(n, n.capitalize()) for n in COLORMAPS],
+                          lambda: self.scene.landscape_settings.colormap,
+                          lambda n: self._apply_landscape(colormap=n))
         view.addSeparator()
         for dock in (self.landscape_dock, self.optimizer_dock, self.playback_dock):
             view.addAction(dock.toggleViewAction())
@@ -200,6 +213,27 @@ class MainWindow(QMainWindow):
         help_ = mb.addMenu("&Help")
         self._action(help_, "&Keyboard shortcuts", "F1", self._show_shortcuts)
         self._action(help_, "&About LossViewer", None, self._show_about)
+
+    def _choice_menu(self, menu: QMenu, choices: list[tuple[str, str]], current, choose) -> None:
+        """A menu of exclusive, checkable choices kept in step with the scene."""
+        group = QActionGroup(menu)
+        acts = {}
+        for key, text in choices:
+            act = menu.addAction(text)
+            act.setCheckable(True)
+            group.addAction(act)
+            act.triggered.connect(lambda _c=False, k=key: choose(k))
+            acts[key] = act
+        menu.aboutToShow.connect(lambda: acts[current()].setChecked(True))
+
+    def _apply_landscape(self, **changes) -> None:
+        try:
+            self.scene.set_landscape(**changes)
+        except ValueError as exc:
+            self.report_error(str(exc))
+            return
+        if "function" in changes:
+            self.scene.set_playback(frame=0, playing=True)
 
     def _action(self, menu, text, shortcut, slot, tip: str = "",
                 also_in: tuple[QWidget, ...] = ()) -> QAction:
@@ -482,13 +516,12 @@ class MainWindow(QMainWindow):
 
     def _toggle_zscale(self) -> None:
         z = self.scene.landscape_settings.zscale
-        self.scene.set_landscape(zscale="linear" if z == "log" else "log")
+        self._apply_landscape(zscale="linear" if z == "log" else "log")
 
     def _cycle_function(self, delta: int) -> None:
         names = list(LANDSCAPES)
         i = names.index(self.scene.landscape_settings.function)
-        self.scene.set_landscape(function=names[(i + delta) % len(names)])
-        self.scene.set_playback(frame=0, playing=True)
+        self._apply_landscape(function=names[(i + delta) % len(names)])
 
     def save_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "lossviewer.png",

@@ -168,3 +168,16 @@ def test_adding_and_removing_runs_from_the_dock(window, qtbot):
     qtbot.waitUntil(lambda: window.ready, timeout=10_000)
     dock.remove_selected()
     assert len(window.scene.runs) == n
+
+
+def test_function_menu_switches_and_shows_the_current_one(window, qtbot):
+    from PySide6.QtWidgets import QMenu
+
+    menus = {m.title().replace("&", ""): m for m in window.menuBar().findChildren(QMenu)}
+    functions = menus["Function"]
+    functions.aboutToShow.emit()
+    checked = [a.text() for a in functions.actions() if a.isChecked()]
+    assert checked == ["Rosenbrock"]
+    next(a for a in functions.actions() if a.text() == "Himmelblau").trigger()
+    assert window.scene.landscape_settings.function == "himmelblau"
+    qtbot.waitUntil(lambda: window.ready, timeout=20_000)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyqtgraph.opengl import GLGraphicsItem
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMatrix4x4, QPainter, QVector3D
 
 
@@ -58,6 +58,3 @@ class GLLabelsItem(GLGraphicsItem.GLGraphicsItem):
                 dx = box.width() / 2 if lab.align == "center" else 0.0
                 painter.drawText(QPointF(p.x() - dx, p.y() + box.height() / 2), lab.text)
         painter.end()
-
-
-__all__ = ["GLLabelsItem", "Label", "Qt"]
