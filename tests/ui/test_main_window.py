@@ -253,3 +253,14 @@ def test_every_function_computes_and_draws(window, qtbot):
             assert distinct_colors(img) > 100, (name, zscale)
             for data in scene.surface.scales.values():
                 assert np.isfinite(data.mesh_Z).all() and np.isfinite(data.image).all()
+
+
+def test_map_shows_the_whole_domain_with_equal_scales(window, qtbot):
+    """A wide domain (x over 6, y over 4) in a tall pane: nothing of it is cropped."""
+    window.scene.set_landscape(function="six_hump_camel")
+    qtbot.waitUntil(lambda: window.ready, timeout=20_000)
+    (vx0, vx1), (vy0, vy1) = window.contour_view.getPlotItem().getViewBox().viewRange()
+    assert vx0 <= -3 + 1e-6 and vx1 >= 3 - 1e-6 and vy0 <= -2 + 1e-6 and vy1 >= 2 - 1e-6
+    vb = window.contour_view.getPlotItem().getViewBox()
+    w, h = vb.width(), vb.height()
+    assert (vx1 - vx0) / w == pytest.approx((vy1 - vy0) / h, rel=0.02)

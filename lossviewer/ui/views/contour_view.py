@@ -66,6 +66,8 @@ class ContourView(pg.PlotWidget):
                                  "padding: 3px 8px; border-radius: 3px;")
         self._note.move(60, 8)
         self._note.hide()
+        self._user_moved = False
+        item.getViewBox().sigRangeChangedManually.connect(self._on_user_moved)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -88,9 +90,32 @@ class ContourView(pg.PlotWidget):
         self._colorbar.setColorMap(theme.colormap(colormap))
         label = "log₁₀(loss − f*)" if zscale == "log" else "loss"
         self._colorbar.axis.setLabel(label)
-        self.getPlotItem().getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        self._user_moved = False
+        # room to pan around the domain; generous, because with equal scales a tall or
+        # wide pane needs a much longer range on one axis to show the whole domain
+        span = 5 * max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         self.getPlotItem().getViewBox().setLimits(
-            xMin=x0 - (x1 - x0), xMax=x1 + (x1 - x0), yMin=y0 - (y1 - y0), yMax=y1 + (y1 - y0))
+            xMin=cx - span, xMax=cx + span, yMin=cy - span, yMax=cy + span)
+        self.fit_domain()
+
+    def fit_domain(self) -> None:
+        """Show the whole domain (with equal scales the other axis gets margins)."""
+        (x0, x1), (y0, y1) = getattr(self, "_xr", (np.inf,) * 2), getattr(self, "_yr", (0, 0))
+        if np.isfinite([x0, x1, y0, y1]).all():
+            self.getPlotItem().getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1),
+                                                     padding=0)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        # with equal scales a range set for another size would crop the domain
+        if not getattr(self, "_user_moved", True):
+            self.fit_domain()
+
+    def setAspectLocked(self, lock: bool = True, ratio: float = 1) -> None:  # noqa: N802
+        super().setAspectLocked(lock, ratio)
+        if not getattr(self, "_user_moved", True):
+            self.fit_domain()
 
     def set_note(self, text: str) -> None:
         """A short note over the map ('' hides it)."""
@@ -160,6 +185,9 @@ class ContourView(pg.PlotWidget):
             return None
         p = vb.mapSceneToView(scene_pos)
         return float(p.x()), float(p.y())
+
+    def _on_user_moved(self, *_args) -> None:
+        self._user_moved = True
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         pt = self._data_point(scene_pos)
