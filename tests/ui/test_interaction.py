@@ -8,19 +8,6 @@ import pytest
 pytestmark = pytest.mark.gl
 
 
-@pytest.fixture
-def window(qtbot):
-    from lossviewer.ui.main_window import MainWindow
-
-    w = MainWindow()
-    w.resize(1400, 850)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.ready, timeout=30_000)
-    return w
-
-
 def test_big_surface_shows_progress_and_can_be_cancelled(window, qtbot):
     fractions = []
     window.surface_runner.progress.connect(lambda f, _t: fractions.append(f))

@@ -32,18 +32,8 @@ def _is_shaded_colormap_pixel(pixel: np.ndarray, cmap: str) -> bool:
 
 
 @pytest.fixture
-def window(qtbot):
-    from lossviewer.ui.main_window import MainWindow
-
-    w = MainWindow()
-    w.resize(1400, 850)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.ready, timeout=30_000)
-    w.scene.set_playback(frame=w.scene.max_steps, playing=False)
-    qtbot.wait(50)
-    return w
+def window(finished_window):
+    return finished_window
 
 
 def test_default_scene(window):
