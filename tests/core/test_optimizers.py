@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import math
@@ -13,6 +12,7 @@ import pytest
 
 from lossviewer.core.optimizers import OPTIMIZERS, HyperParam, Optimizer, make_optimizer
 from lossviewer.core.schedules import lr_schedule
+from tests.core.torch_reference import generator_module
 
 HERE = Path(__file__).parent
 REF_PATH = HERE / "data" / "torch_optim_reference.npz"
@@ -102,20 +102,10 @@ def test_radam_reference_crosses_rectification_threshold():
 # -- live torch ------------------------------------------------------------------
 
 
-def _generator_module():
-    spec = importlib.util.spec_from_file_location(
-        "make_torch_reference", HERE / "make_torch_reference.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.parametrize("cid", CASE_IDS)
 def test_matches_live_torch(cid):
     pytest.importorskip("torch")
-    gen = _generator_module()
+    gen = generator_module()
     _, name, hyper, sched = _case(cid)
     rng = np.random.default_rng(7)
     start = rng.standard_normal((2, 3))

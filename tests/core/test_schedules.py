@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from lossviewer.core.optimizers import HyperParam
 from lossviewer.core.schedules import SCHEDULES, Schedule, clean_schedule_params, lr_schedule
+from tests.core.torch_reference import generator_module
 
 HERE = Path(__file__).parent
 
@@ -41,16 +41,6 @@ def test_reference_covers_every_schedule_and_parameter():
             assert (s.name, p.name) in used, (s.name, p.name)
 
 
-def _generator_module():
-    spec = importlib.util.spec_from_file_location(
-        "make_torch_reference", HERE / "make_torch_reference.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
-
-
 LIVE_CASES = [
     ("step", 0.2, 77, {"step_size": 13, "gamma": 0.3}),
     ("exponential", 0.5, 200, {"gamma": 0.97}),
@@ -67,7 +57,7 @@ LIVE_CASES = [
 @pytest.mark.parametrize(("name", "lr", "steps", "params"), LIVE_CASES)
 def test_matches_live_torch(name, lr, steps, params):
     pytest.importorskip("torch")
-    want = _generator_module().torch_schedule(name, lr, steps, params)
+    want = generator_module().torch_schedule(name, lr, steps, params)
     np.testing.assert_allclose(lr_schedule(name, lr, steps, **params), want, rtol=1e-13, atol=0)
 
 
