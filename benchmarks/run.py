@@ -514,6 +514,7 @@ def _longest_gap(app, trigger: Callable[[], None], done: Callable[[], bool],
 
 def bench_stall(app, resolution: int) -> Row:
     from lossviewer.core.grid import prepare_surface, sample_surface
+    from lossviewer.core.landscape_spec import LandscapeSpec
     from lossviewer.ui.job_runner import JobRunner
     from lossviewer.ui.main_window import MainWindow
     from lossviewer.ui.offscreen import wait_until_ready
@@ -585,6 +586,7 @@ def bench_compute_stall(app, resolution: int) -> Row:
     )
     from lossviewer.core.functions import make_landscape
     from lossviewer.core.grid import prepare_surface, sample_surface
+    from lossviewer.core.landscape_spec import LandscapeSpec
     from lossviewer.ui.job_runner import JobRunner
 
     land = make_landscape("himmelblau")
@@ -594,7 +596,7 @@ def bench_compute_stall(app, resolution: int) -> Row:
                  for i, (opt, lr) in enumerate([("sgd", 1e-3), ("sgd", 2e-4), ("rmsprop", 1e-2),
                                                 ("adam", 5e-2), ("adagrad", 0.5),
                                                 ("nadam", 5e-2)]))
-    preq = PathsRequest("himmelblau", (), runs)
+    preq = PathsRequest(LandscapeSpec.create("himmelblau"), runs)
     surf_runner, path_runner = JobRunner("bench-surface"), JobRunner("bench-paths")
 
     def trigger() -> None:

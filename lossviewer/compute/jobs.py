@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from lossviewer.core.functions import make_landscape
 from lossviewer.core.grid import (
     CONTOUR_LEVELS,
     DISPLAY_ROWS_PER_STEP_POINTS,
@@ -22,6 +21,7 @@ from lossviewer.core.grid import (
     iter_prepare_surface,
     iter_surface,
 )
+from lossviewer.core.landscape_spec import LandscapeSpec
 from lossviewer.core.trajectory import Trajectory, simulate_iter
 
 #: a coarse preview surface is yielded first when the grid is larger than this
@@ -47,19 +47,21 @@ def _items(d: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 @dataclass(frozen=True)
 class SurfaceRequest:
-    function: str
-    params: tuple[tuple[str, float], ...]
+    landscape: LandscapeSpec
     xrange: tuple[float, float]
     yrange: tuple[float, float]
     resolution: int
     revision: int = 0
 
     @classmethod
-    def create(cls, function: str, params: dict[str, float], xrange: tuple[float, float],
-               yrange: tuple[float, float], resolution: int, revision: int = 0
-               ) -> SurfaceRequest:
-        return cls(function, _items(params), tuple(map(float, xrange)),
-                   tuple(map(float, yrange)), int(resolution), revision)
+    def create(cls, landscape: LandscapeSpec | str, params: dict[str, float] | None,
+               xrange: tuple[float, float], yrange: tuple[float, float], resolution: int,
+               revision: int = 0) -> SurfaceRequest:
+        """``landscape`` is a spec, or a built-in function's name with ``params``."""
+        spec = (landscape if isinstance(landscape, LandscapeSpec)
+                else LandscapeSpec.create(landscape, params))
+        return cls(spec, tuple(map(float, xrange)), tuple(map(float, yrange)),
+                   int(resolution), revision)
 
 
 #: share of a surface job's progress bar spent sampling (the rest: display + isolines)
@@ -73,7 +75,7 @@ def surface_job(req: SurfaceRequest) -> Generator[Progress | Partial, None, Surf
     Every yield carries a Progress with text; the runner decides how often the
     user sees one.
     """
-    landscape = make_landscape(req.function, **dict(req.params))
+    landscape = req.landscape.make()
     best = landscape.global_minimum()
     floor = best.value if best is not None else None
     n = req.resolution
@@ -131,8 +133,7 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class PathsRequest:
-    function: str
-    params: tuple[tuple[str, float], ...]
+    landscape: LandscapeSpec
     runs: tuple[RunRequest, ...]
 
 
@@ -145,7 +146,7 @@ class PathResult:
 
 def paths_job(req: PathsRequest) -> Generator[Progress | Partial, None, list[PathResult]]:
     """Run each requested optimizer; each finished path is yielded as a Partial."""
-    landscape = make_landscape(req.function, **dict(req.params))
+    landscape = req.landscape.make()
     total = sum(r.steps for r in req.runs) or 1
     done_before = 0
     results = []

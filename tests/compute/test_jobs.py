@@ -15,6 +15,7 @@ from lossviewer.compute.jobs import (
 )
 from lossviewer.core.functions import make_landscape
 from lossviewer.core.grid import MESH_MAX_SIDE
+from lossviewer.core.landscape_spec import LandscapeSpec
 from lossviewer.core.trajectory import simulate
 
 
@@ -65,7 +66,7 @@ def test_paths_job_equals_simulate_and_yields_each_path():
         RunRequest(1, 5, "sgd", (("lr", 1e-3),), (-1.5, 2.0), 300),
         RunRequest(2, 7, "adam", (("lr", 0.05),), (-1.5, 2.0), 200, noise=0.5, seed=3),
     )
-    items, results = run(paths_job(PathsRequest("rosenbrock", (), runs)))
+    items, results = run(paths_job(PathsRequest(LandscapeSpec.create("rosenbrock"), runs)))
     partials = [i.value for i in items if isinstance(i, Partial)]
     assert [(p.run_id, p.revision) for p in partials] == [(1, 5), (2, 7)]
     land = make_landscape("rosenbrock")
