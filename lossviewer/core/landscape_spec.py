@@ -37,8 +37,8 @@ class LandscapeSpec:
         if domain is not None:
             (x0, x1), (y0, y1) = domain
             dom = ((float(x0), float(x1)), (float(y0), float(y1)))
-        if function != FORMULA:
-            formula, declarations = "", ""
+        if function != FORMULA:  # a built-in has its own domain and no text
+            formula, declarations, dom = "", "", None
         return cls(str(function), items, str(formula), str(declarations), dom)
 
     @property

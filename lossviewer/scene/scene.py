@@ -16,9 +16,11 @@ from typing import Any
 from lossviewer.core.functions import LANDSCAPES, make_landscape
 from lossviewer.core.grid import SurfaceDisplay, check_range, check_resolution
 from lossviewer.core.landscape import Landscape
+from lossviewer.core.landscape_spec import FORMULA, LandscapeSpec
 from lossviewer.core.optimizers import OPTIMIZERS
 from lossviewer.core.schedules import SCHEDULES
 from lossviewer.core.trajectory import Trajectory
+from lossviewer.scene.analysis import Analysis
 from lossviewer.scene.observable import Event
 
 #: path colours chosen to stand out on viridis/magma surfaces and on a projector
@@ -27,6 +29,9 @@ RUN_COLORS = ("#ff3b30", "#ff9500", "#ff2dd4", "#00e5ff", "#a3ff12", "#b388ff", 
 COLORMAPS = ("viridis", "magma", "inferno", "plasma", "cividis", "turbo")
 MAX_STEPS = 100_000
 MAX_RUNS = 32
+#: what the formula editor starts with: two valleys, a saddle between them, a tilt
+DEFAULT_FORMULA = "(x^2 - 1)^2 + a*y^2 + b*x"
+DEFAULT_DECLARATIONS = "a=1, b=0.3"
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,27 @@ class LandscapeSettings:
     resolution: int = 256
     zscale: str = "log"
     colormap: str = "viridis"
+    #: the typed formula and its parameter declarations (kept while a built-in is
+    #: shown, so switching back to "formula" brings the user's text back)
+    formula: str = DEFAULT_FORMULA
+    declarations: str = DEFAULT_DECLARATIONS
+
+    @property
+    def is_formula(self) -> bool:
+        return self.function == FORMULA
+
+    @property
+    def title(self) -> str:
+        return "Formula" if self.is_formula else LANDSCAPES[self.function].title
+
+    def spec(self) -> LandscapeSpec:
+        """What a job needs to rebuild this landscape on a worker thread."""
+        return LandscapeSpec.create(self.function, self.params, self.formula,
+                                    self.declarations, (self.xrange, self.yrange))
 
     def make(self) -> Landscape:
+        if self.is_formula:
+            return self.spec().make()
         return make_landscape(self.function, **self.params)
 
 
@@ -105,6 +129,27 @@ def validate_schedule(name: str, params: dict[str, Any]) -> tuple[str, dict[str,
     return key, out
 
 
+def _carried_params(declarations: str, old_declarations: str,
+                    old: dict[str, float]) -> dict[str, float]:
+    """Slider values for new declarations: a parameter whose declared value is unchanged
+    keeps the value its slider was moved to (if it fits the new range); one declared
+    with another value takes that value."""
+    from lossviewer.core.formula import FormulaError, parse_parameters
+
+    try:
+        before = {p.name: p.default for p in parse_parameters(old_declarations)}
+    except FormulaError:
+        before = {}
+    out = {}
+    for spec in parse_parameters(declarations):
+        if spec.name in old and before.get(spec.name) == spec.default:
+            try:
+                out[spec.name] = spec.validate(old[spec.name])
+            except ValueError:
+                pass
+    return out
+
+
 def _check_point(p: Any) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in p)
@@ -144,6 +189,8 @@ class Scene:
         self.landscape_revision = 0
         self.selected: int | None = None
         self.playback = PlaybackSettings()
+        #: critical points, curvature and basins: overlay settings and results
+        self.analysis = Analysis()
         self._next_id = 1
 
     # -- landscape -----------------------------------------------------------
@@ -157,15 +204,24 @@ class Scene:
         new = replace(old, **changes)
         if "function" in changes and changes["function"] != old.function:
             key = str(changes["function"]).strip().lower().replace("-", "_")
-            if key not in LANDSCAPES:
+            if key == FORMULA:
+                # a typed formula has no domain of its own: keep the one shown
+                new = replace(new, function=key, params=dict(changes.get("params", {})))
+            elif key not in LANDSCAPES:
                 raise ValueError(f"unknown function '{changes['function']}'; "
-                                 f"known: {', '.join(LANDSCAPES)}")
-            cls = LANDSCAPES[key]
-            (x0, x1), (y0, y1) = cls.default_domain
-            new = replace(new, function=key, params=dict(changes.get("params", {})),
-                          xrange=changes.get("xrange", (x0, x1)),
-                          yrange=changes.get("yrange", (y0, y1)),
-                          zscale=changes.get("zscale", cls.default_zscale))
+                                 f"known: {', '.join(LANDSCAPES)}, formula")
+            else:
+                cls = LANDSCAPES[key]
+                (x0, x1), (y0, y1) = cls.default_domain
+                new = replace(new, function=key, params=dict(changes.get("params", {})),
+                              xrange=changes.get("xrange", (x0, x1)),
+                              yrange=changes.get("yrange", (y0, y1)),
+                              zscale=changes.get("zscale", cls.default_zscale))
+        if new.is_formula and "params" not in changes and (
+                new.declarations != old.declarations or not old.is_formula):
+            # new declarations: keep the values of names still declared (when valid)
+            new = replace(new, params=_carried_params(
+                new.declarations, old.declarations if old.is_formula else "", old.params))
         xr = check_range(*new.xrange, what="x range")
         yr = check_range(*new.yrange, what="y range")
         res = check_resolution(new.resolution)
@@ -173,18 +229,23 @@ class Scene:
             raise ValueError(f"z-scale must be 'linear' or 'log', got {new.zscale!r}")
         if new.colormap not in COLORMAPS:
             raise ValueError(f"unknown colormap '{new.colormap}'; known: {', '.join(COLORMAPS)}")
-        landscape = new.make()  # validates parameters
-        new = replace(new, xrange=xr, yrange=yr, resolution=res, params=dict(landscape.params))
+        new = replace(new, xrange=xr, yrange=yr, resolution=res)
+        landscape = new.make()  # validates parameters (and a typed formula)
+        new = replace(new, params=dict(landscape.params))
         if new == old:
             return
         function_changed = new.function != old.function
-        surface_changed = (function_changed or new.params != old.params
+        formula_changed = new.is_formula and (new.formula != old.formula
+                                              or new.declarations != old.declarations)
+        surface_changed = (function_changed or formula_changed or new.params != old.params
                            or new.xrange != old.xrange or new.yrange != old.yrange
                            or new.resolution != old.resolution)
         self.landscape_settings = new
         self.landscape = landscape
         if surface_changed:
             self.landscape_revision += 1
+        if function_changed or formula_changed:
+            self.analysis.clear()  # results for another function mean nothing here
         if function_changed:
             start = landscape.default_start
             for rid, run in self.runs.items():
@@ -195,7 +256,7 @@ class Scene:
         if function_changed:
             for rid in self.runs:
                 self.run_changed.emit(rid)  # the start moved
-        if function_changed or new.params != old.params:
+        if function_changed or formula_changed or new.params != old.params:
             for rid in self.runs:
                 self._invalidate(rid)
 
@@ -340,6 +401,19 @@ class Scene:
         self.trajectory_revision[run_id] = revision
         self.trajectory_changed.emit(run_id)
         return True
+
+    # -- analysis keys: what a stored result must have been computed for -------------
+    def critical_key(self) -> int:
+        return self.landscape_revision
+
+    def basins_key(self) -> tuple | None:
+        """The selected run and the basin grid, on the current landscape (None: no run)."""
+        rid = self.selected
+        if rid is None or rid not in self.runs:
+            return None
+        a = self.analysis.settings
+        return (self.landscape_revision, rid, self.run_revision.get(rid, 0),
+                a.basin_grid, a.basin_steps)
 
     # -- playback ------------------------------------------------------------
     @property
