@@ -34,10 +34,15 @@ from lossviewer.compute.jobs import (
     paths_job,
     surface_job,
 )
+from lossviewer.core.curvature import hessian_eigenvalues
 from lossviewer.core.functions import LANDSCAPES
 from lossviewer.core.grid import SurfaceDisplay
+from lossviewer.core.landscape_spec import FORMULA
+from lossviewer.scene.analysis import HEATMAPS
 from lossviewer.scene.scene import COLORMAPS, Scene, default_scene
 from lossviewer.ui import theme
+from lossviewer.ui.analysis_controller import AnalysisController
+from lossviewer.ui.docks.analysis_dock import AnalysisDock
 from lossviewer.ui.docks.landscape_dock import LandscapeDock
 from lossviewer.ui.docks.optimizer_dock import OptimizerDock
 from lossviewer.ui.docks.playback_dock import PlaybackDock
@@ -107,12 +112,22 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cancel_button)
 
         # -- runners
+        self._runners: list[JobRunner] = []
         self.surface_runner = JobRunner("surface", self)
         self.paths_runner = JobRunner("paths", self)
         for r in (self.surface_runner, self.paths_runner):
-            r.progress.connect(self._on_progress)
-            r.failed.connect(self._on_failed)
-            r.busy_changed.connect(self._on_busy)
+            self._attach_runner(r)
+        self.analysis = AnalysisController(self.scene, self.surface_view, self.contour_view,
+                                           self._attach_runner, self)
+        self.analysis_dock = AnalysisDock(self.scene, self.report_error,
+                                          self.analysis.basin_legend, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.analysis_dock)
+        self.tabifyDockWidget(self.optimizer_dock, self.analysis_dock)
+        self.optimizer_dock.raise_()
+        # the analysis tab's wide table must not widen the right column by default
+        self.resizeDocks([self.optimizer_dock], [300], Qt.Orientation.Horizontal)
+        self.analysis_dock.start_requested.connect(
+            lambda x, y: self._on_start_requested(x, y, False))
         self.surface_runner.partial.connect(lambda d: self._on_surface(d, preview=True))
         self.surface_runner.finished.connect(self._on_surface)
         self.paths_runner.partial.connect(self._on_path)
@@ -153,6 +168,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._request_surface()
         self._request_paths()
+        self.analysis.request()
         self._clock.start()
         self.surface_view.setFocus()
         app = QApplication.instance()
@@ -181,14 +197,30 @@ class MainWindow(QMainWindow):
         equal.setChecked(True)
         functions = view.addMenu("&Function")
         colormaps = view.addMenu("&Colormap")
-        self._choice_menu(functions, [(n, c.title) for n, c in LANDSCAPES.items()],
+        self._choice_menu(functions, [*((n, c.title) for n, c in LANDSCAPES.items()),
+                                      (FORMULA, "Formula (type your own)")],
                           lambda: self.scene.landscape_settings.function,
                           lambda n: self._apply_landscape(function=n))
         self._choice_menu(colormaps, [(n, n.capitalize()) for n in COLORMAPS],
                           lambda: self.scene.landscape_settings.colormap,
                           lambda n: self._apply_landscape(colormap=n))
         view.addSeparator()
-        for dock in (self.landscape_dock, self.optimizer_dock, self.playback_dock):
+        view.addSeparator()
+        a = self.scene.analysis
+        self._action(view, "Show &critical points", "C",
+                     lambda: self._set_analysis(show_critical=not a.settings.show_critical),
+                     "Mark minima, maxima and saddle points found by Newton's method")
+        self._action(view, "Show &gradient arrows", "G",
+                     lambda: self._set_analysis(arrows=not a.settings.arrows),
+                     "Arrows along −∇f on the map")
+        self._action(view, "Cycle curvature &heatmap", "H", self._cycle_heatmap,
+                     "Map colours: loss → λmin → condition number")
+        self._action(view, "Show &basins of attraction", "B",
+                     lambda: self._set_analysis(basins=not a.settings.basins),
+                     "Which minimum the selected run reaches from every start")
+        view.addSeparator()
+        for dock in (self.landscape_dock, self.optimizer_dock, self.analysis_dock,
+                     self.playback_dock):
             view.addAction(dock.toggleViewAction())
 
         run = mb.addMenu("&Run")
@@ -274,8 +306,15 @@ class MainWindow(QMainWindow):
     def _on_progress(self, fraction: float, text: str) -> None:
         self.progress.set_progress(fraction, text)
 
+    def _attach_runner(self, runner: JobRunner) -> None:
+        """Every runner reports progress, failures and busy state to the status bar."""
+        runner.progress.connect(self._on_progress)
+        runner.failed.connect(self._on_failed)
+        runner.busy_changed.connect(self._on_busy)
+        self._runners.append(runner)
+
     def _on_busy(self, _busy: bool) -> None:
-        busy = self.surface_runner.busy or self.paths_runner.busy
+        busy = any(r.busy for r in self._runners)
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if not busy:
@@ -293,12 +332,17 @@ class MainWindow(QMainWindow):
         self._failure_box.show()
 
     def cancel_jobs(self) -> None:
-        """Stop the surface computation (paths take milliseconds and go on)."""
+        """Stop the surface and analysis computations (paths take milliseconds and go on)."""
+        analysing = any(r.busy for r in self.analysis.runners)
+        if analysing:
+            self.analysis.cancel()
         if self.surface_runner.busy:
             self.surface_runner.cancel()
             self._surface_revision_requested = -1
             self.report_error("Surface cancelled: the map shown is out of date (F5 computes it)")
             self._update_stale_note()
+        elif analysing:
+            self.report_error("Analysis cancelled (F5 computes it)")
 
     def recompute(self) -> None:
         """Compute whatever is out of date (after a cancel or a failure)."""
@@ -306,23 +350,22 @@ class MainWindow(QMainWindow):
             self._request_surface()
         if self.scene.stale_runs() and not self.paths_runner.busy:
             self._request_paths()
+        self.analysis.recompute()
 
     # -- jobs ----------------------------------------------------------------------
     def _update_title(self) -> None:
-        title = LANDSCAPES[self.scene.landscape_settings.function].title
-        self.setWindowTitle(f"LossViewer — {title}")
+        self.setWindowTitle(f"LossViewer — {self.scene.landscape_settings.title}")
 
     def _on_landscape_changed(self, _settings) -> None:
         self._update_title()
         if self.scene.landscape_revision != self._surface_revision_requested:
             self._surface_timer.start()
-        self._draw_minima()
 
     def _request_surface(self) -> None:
         s = self.scene.landscape_settings
         rev = self.scene.landscape_revision
         self._surface_revision_requested = rev
-        req = SurfaceRequest.create(s.function, s.params, s.xrange, s.yrange, s.resolution, rev)
+        req = SurfaceRequest.create(s.spec(), None, s.xrange, s.yrange, s.resolution, rev)
         self.surface_runner.submit(surface_job, req)
         self._update_stale_note()
 
@@ -349,7 +392,7 @@ class MainWindow(QMainWindow):
                 hyper=tuple(sorted(r.hyper.items())), start=tuple(r.start), steps=r.steps,
                 schedule=r.schedule, schedule_params=tuple(sorted(r.schedule_params.items())),
                 noise=r.noise, seed=r.seed))
-        req = PathsRequest(s.function, tuple(sorted(s.params.items())), tuple(runs))
+        req = PathsRequest(s.spec(), tuple(runs))
         self.paths_runner.submit(paths_job, req)
 
     def _on_path(self, result: PathResult) -> None:
@@ -374,7 +417,6 @@ class MainWindow(QMainWindow):
         elif not self._error_timer.isActive():
             self.status_label.setText("")
         self._update_stale_note()
-        self._draw_minima()
         self._draw_runs()
 
     def _on_view_changed(self, settings) -> None:
@@ -393,16 +435,6 @@ class MainWindow(QMainWindow):
         else:
             note = "out of date — F5 computes it"
         self.contour_view.set_note(note)
-
-    def _draw_minima(self) -> None:
-        data = self.scene.surface
-        if data is None:
-            return
-        disp = data.scales[self.scene.landscape_settings.zscale].display
-        pts = [(m.x, m.y, float(disp.transform(np.array([m.value]))[0]), m.kind == "global")
-               for m in self.scene.landscape.minima()]
-        self.surface_view.set_minima(pts)
-        self.contour_view.set_minima(pts)
 
     def _draw_runs(self) -> None:
         """Everything that depends on the runs' paths: loss curves, then the frame."""
@@ -511,15 +543,29 @@ class MainWindow(QMainWindow):
         with np.errstate(all="ignore"):
             f = float(land.value(np.array([x, y])))
             g = float(np.linalg.norm(land.grad(np.array([x, y]))))
-        text = f"x = {x:.4g}\ny = {y:.4g}\nloss = {f:.6g}\n|∇loss| = {g:.4g}"
+            lam = hessian_eigenvalues(land.hess(np.array([x, y])))
+        eig = (f"λ = {lam[0]:.4g}, {lam[1]:.4g}" if np.isfinite(lam).all()
+               else "λ = undefined here")
+        text = f"x = {x:.4g}\ny = {y:.4g}\nloss = {f:.6g}\n|∇loss| = {g:.4g}\n{eig}"
         self.contour_view.show_readout(x, y, text)
+
+    def _set_analysis(self, **changes) -> None:
+        try:
+            self.scene.analysis.set(**changes)
+        except ValueError as exc:
+            self.report_error(str(exc))
+
+    def _cycle_heatmap(self) -> None:
+        order = list(HEATMAPS)
+        i = order.index(self.scene.analysis.settings.heatmap)
+        self._set_analysis(heatmap=order[(i + 1) % len(order)])
 
     def _toggle_zscale(self) -> None:
         z = self.scene.landscape_settings.zscale
         self._apply_landscape(zscale="linear" if z == "log" else "log")
 
     def _cycle_function(self, delta: int) -> None:
-        names = list(LANDSCAPES)
+        names = [*LANDSCAPES, FORMULA]
         i = names.index(self.scene.landscape_settings.function)
         self._apply_landscape(function=names[(i + delta) % len(names)])
 
@@ -563,6 +609,7 @@ class MainWindow(QMainWindow):
         for timer in (self._clock, self._surface_timer, self._paths_timer, self._paths_redraw,
                       self._frame_redraw, self._error_timer):
             timer.stop()
+        self.analysis.stop_timers()
         if self._persist_layout:
             settings = QSettings()
             settings.setValue("window/geometry", self.saveGeometry())
@@ -574,7 +621,8 @@ class MainWindow(QMainWindow):
     def ready(self) -> bool:
         """True once the surface and every run's path are computed and nothing runs."""
         return (self.scene.surface_up_to_date and not self.scene.stale_runs()
-                and not self.surface_runner.busy and not self.paths_runner.busy)
+                and not self.surface_runner.busy and not self.paths_runner.busy
+                and self.analysis.up_to_date)
 
 
 class _Throttle(QTimer):

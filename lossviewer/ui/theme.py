@@ -18,6 +18,26 @@ MINIMUM_COLOR = "#33ffd9"
 GLOBAL_MINIMUM_RGBA = (1.0, 0.84, 0.04, 1.0)
 GLOBAL_MINIMUM_COLOR = "#ffd60a"
 ISOLINE_COLOR = (255, 255, 255, 70)
+ARROW_COLOR = (245, 247, 250, 190)
+#: critical points: kind -> (2D symbol, colour, 2D size); the legend uses the titles
+MARKER_STYLES = {
+    "global": ("star", GLOBAL_MINIMUM_COLOR, 20),
+    "minimum": ("star", MINIMUM_COLOR, 14),
+    "saddle": ("x", "#c8d2ff", 13),
+    "maximum": ("t1", "#ff8a80", 13),
+    "degenerate": ("d", "#b0b8c4", 12),
+}
+MARKER_TITLES = {"global": "global minimum", "minimum": "minimum", "saddle": "saddle point",
+                 "maximum": "maximum", "degenerate": "degenerate"}
+#: diverging colormap for signed curvature (negative: blue, positive: red)
+CURVATURE_COLORMAP = "CET-D1"
+CONDITION_COLORMAP = "CET-L17"
+#: basins: a qualitative palette (distinct from the run colours' order), then
+#: diverged (dark) and not converged (grey)
+BASIN_COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+                "#b07aa1", "#9c755f", "#bab0ac", "#86bcb6", "#d37295", "#a0cbe8")
+BASIN_DIVERGED_COLOR = "#101010"
+BASIN_NOT_CONVERGED_COLOR = "#6b6b6b"
 FONT_FAMILY = "DejaVu Sans"
 
 
@@ -34,6 +54,12 @@ def colormap_lut(name: str, n: int = 512) -> np.ndarray:
     """(n, 4) float32 RGBA in 0..1."""
     lut = colormap(name).getLookupTable(0.0, 1.0, n, alpha=True, mode="float")
     return np.ascontiguousarray(lut, dtype=np.float32)
+
+
+def rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
+    """'#rrggbb' as floats in 0..1."""
+    c = color.lstrip("#")
+    return (int(c[0:2], 16) / 255, int(c[2:4], 16) / 255, int(c[4:6], 16) / 255, alpha)
 
 
 def configure_pyqtgraph() -> None:

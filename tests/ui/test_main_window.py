@@ -49,8 +49,9 @@ def test_default_scene(window):
 def _hide_markers(window) -> None:
     """Path colours must come from the paths, not from the markers at their ends."""
     sv = window.surface_view
-    for item in (sv._heads, sv._starts):
+    for item in (sv._heads, sv._starts, sv._minima):
         item.setVisible(False)
+    window.contour_view._markers.setVisible(False)
     for _curve, head in window.contour_view._paths.values():
         head.setVisible(False)
     window.contour_view._starts.setVisible(False)

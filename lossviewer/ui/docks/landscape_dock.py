@@ -16,8 +16,10 @@ from PySide6.QtWidgets import (
 
 from lossviewer.core.functions import LANDSCAPES
 from lossviewer.core.grid import MESH_MAX_SIDE, MIN_RESOLUTION, estimate_grid_bytes
+from lossviewer.core.landscape_spec import FORMULA
 from lossviewer.scene.scene import COLORMAPS, Scene
 from lossviewer.ui.docks.scene_dock import SceneDock
+from lossviewer.ui.formula_editor import FormulaEditor
 from lossviewer.ui.widgets import NumberBox, SliderField
 
 
@@ -35,12 +37,18 @@ class LandscapeDock(SceneDock):
             self.function.addItem(cls.title, name)
             self.function.setItemData(self.function.count() - 1,
                                       f"{cls.formula}\n{cls.description}", 3)  # ToolTipRole
+        self.function.insertSeparator(self.function.count())
+        self.function.addItem("Formula (type your own)", FORMULA)
+        self.function.setItemData(self.function.count() - 1,
+                                  "Type any f(x, y); derivatives are exact", 3)
         self.function.setToolTip("The loss function f(x, y) (Ctrl+PgUp / Ctrl+PgDn)")
         form.addRow("Function", self.function)
         self.formula = QLabel()
         self.formula.setWordWrap(True)
         self.formula.setStyleSheet("color: #8a93a3;")
         form.addRow(self.formula)
+        self.formula_editor = FormulaEditor()
+        form.addRow(self.formula_editor)
 
         self.params_box = QWidget()
         self.params_form = QFormLayout(self.params_box)
@@ -79,6 +87,8 @@ class LandscapeDock(SceneDock):
         self.refresh()
         self.function.currentIndexChanged.connect(
             lambda _i: self._apply(function=self.function.currentData()))
+        self.formula_editor.submitted.connect(
+            lambda expr, decl: self._apply(formula=expr, declarations=decl))
         for box in (self.x0, self.x1):
             box.valueChanged.connect(
                 lambda _v: self._apply(xrange=(self.x0.value(), self.x1.value())))
@@ -98,11 +108,14 @@ class LandscapeDock(SceneDock):
     def refresh(self) -> None:
         with self.refreshing():
             s = self.scene.landscape_settings
-            cls = LANDSCAPES[s.function]
+            land = self.scene.landscape
             self.function.setCurrentIndex(self.function.findData(s.function))
-            self.function.setToolTip(cls.description)
-            self.formula.setText(cls.formula)
-            self._rebuild_params(cls, s.params)
+            self.function.setToolTip(land.description or "A formula you type")
+            self.formula.setText("" if s.is_formula else land.formula)
+            self.formula.setVisible(not s.is_formula)
+            self.formula_editor.setVisible(s.is_formula)
+            self.formula_editor.set_text(s.formula, s.declarations)
+            self._rebuild_params(land.param_specs, s.params)
             self.x0.setValue(s.xrange[0])
             self.x1.setValue(s.xrange[1])
             self.y0.setValue(s.yrange[0])
@@ -114,17 +127,15 @@ class LandscapeDock(SceneDock):
             self.zscale.setCurrentIndex(self.zscale.findData(s.zscale))
             self.colormap.setCurrentIndex(self.colormap.findData(s.colormap))
 
-    def _rebuild_params(self, cls, values: dict[str, float]) -> None:
-        specs = cls.param_specs
-        if [p.name for p in specs] == list(self._param_fields) and \
-                getattr(self, "_param_cls", None) is cls:
+    def _rebuild_params(self, specs, values: dict[str, float]) -> None:
+        if tuple(specs) == getattr(self, "_param_specs", None):
             for p in specs:
                 self._param_fields[p.name].set_value(values.get(p.name, p.default))
             return
         while self.params_form.rowCount():
             self.params_form.removeRow(0)
         self._param_fields = {}
-        self._param_cls = cls
+        self._param_specs = tuple(specs)
         for p in specs:
             log = p.minimum > 0 and p.maximum / p.minimum >= 100
             field = SliderField(p.minimum, p.maximum, values.get(p.name, p.default), log=log)

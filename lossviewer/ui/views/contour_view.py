@@ -25,7 +25,7 @@ class ContourView(pg.PlotWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(320, 240)
+        self.setMinimumSize(300, 240)
         item = self.getPlotItem()
         item.setLabel("bottom", "x")
         item.setLabel("left", "y")
@@ -47,11 +47,31 @@ class ContourView(pg.PlotWidget):
                                           brush=pg.mkBrush(0, 0, 0, 0))
         self._starts.setZValue(20)
         self.addItem(self._starts)
-        self._minima = pg.ScatterPlotItem(symbol="star", size=16,
-                                          pen=pg.mkPen("#0b0d10", width=1),
-                                          brush=pg.mkBrush(theme.MINIMUM_COLOR))
-        self._minima.setZValue(19)
-        self.addItem(self._minima)
+        self._markers = pg.ScatterPlotItem(pen=pg.mkPen("#0b0d10", width=1))
+        self._markers.setZValue(19)
+        self.addItem(self._markers)
+        # overlays, bottom to top: curvature heatmap, basins, (isolines), arrows
+        self._heatmap = pg.ImageItem()
+        self._heatmap.setZValue(-9)
+        self._heatmap.setVisible(False)
+        self.addItem(self._heatmap)
+        self._basins = pg.ImageItem()
+        self._basins.setZValue(-8)
+        self._basins.setVisible(False)
+        self.addItem(self._basins)
+        self._arrows = pg.PlotCurveItem(pen=pg.mkPen(theme.ARROW_COLOR, width=1.4),
+                                        connect="pairs", antialias=True)
+        self._arrows.setZValue(5)
+        self.addItem(self._arrows)
+        self._legend = pg.LegendItem(offset=(-10, 10), labelTextColor=theme.TEXT,
+                                     brush=pg.mkBrush(20, 22, 27, 200), labelTextSize="9pt",
+                                     verSpacing=-4)
+        self._legend.setParentItem(item.getViewBox())
+        self._legend_samples: list[pg.GraphicsObject] = []
+        self._marker_kinds: list[str] = []
+        self._basin_legend: list[tuple[str, str]] = []
+        self._colorbar_target = "surface"
+        self._surface_bar = ((0.0, 1.0), "viridis", "loss")
         self._readout = pg.TextItem(anchor=(0, 0), color=theme.TEXT,
                                     fill=pg.mkBrush(20, 22, 27, 210))
         self._readout.setZValue(50)
@@ -81,15 +101,13 @@ class ContourView(pg.PlotWidget):
         self._xr, self._yr = (x0, x1), (y0, y1)
         img = s.image
         self._image.setImage(img, autoLevels=False, levels=(s.display.lo, s.display.hi))
-        # pixel centres sit on the grid points: the image reaches half a pixel beyond
-        dx = (x1 - x0) / max(img.shape[1] - 1, 1)
-        dy = (y1 - y0) / max(img.shape[0] - 1, 1)
-        self._image.setRect(QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy))
+        self._image.setRect(self._grid_rect(np.linspace(x0, x1, img.shape[1]),
+                                            np.linspace(y0, y1, img.shape[0])))
         self._lines.setData(s.lines[:, 0], s.lines[:, 1]) if len(s.lines) else self._lines.clear()
-        self._colorbar.setLevels((s.display.lo, s.display.hi))
-        self._colorbar.setColorMap(theme.colormap(colormap))
         label = "log₁₀(loss − f*)" if zscale == "log" else "loss"
-        self._colorbar.axis.setLabel(label)
+        self._surface_bar = ((s.display.lo, s.display.hi), colormap, label)
+        if self._colorbar_target == "surface":
+            self._show_bar(*self._surface_bar)
         self._user_moved = False
         # room to pan around the domain; generous, because with equal scales a tall or
         # wide pane needs a much longer range on one axis to show the whole domain
@@ -124,7 +142,90 @@ class ContourView(pg.PlotWidget):
         self._note.setVisible(bool(text))
 
     def set_colormap(self, colormap: str) -> None:
+        levels, _cmap, label = self._surface_bar
+        self._surface_bar = (levels, colormap, label)
+        if self._colorbar_target == "surface":
+            self._colorbar.setColorMap(theme.colormap(colormap))
+
+    def _show_bar(self, levels: tuple[float, float], colormap: str, label: str) -> None:
+        self._colorbar.setLevels(levels)
         self._colorbar.setColorMap(theme.colormap(colormap))
+        self._colorbar.axis.setLabel(label)
+
+    def _grid_rect(self, xs: np.ndarray, ys: np.ndarray) -> QRectF:
+        """Pixel centres on the grid points: the image reaches half a pixel beyond."""
+        x0, x1, y0, y1 = float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1])
+        dx = (x1 - x0) / max(len(xs) - 1, 1)
+        dy = (y1 - y0) / max(len(ys) - 1, 1)
+        return QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy)
+
+    # -- analysis overlays --------------------------------------------------------------
+    def set_heatmap(self, values: np.ndarray | None, xs: np.ndarray | None = None,
+                    ys: np.ndarray | None = None, levels: tuple[float, float] = (0.0, 1.0),
+                    colormap: str = theme.CURVATURE_COLORMAP, label: str = "",
+                    ticks: list[tuple[float, str]] | None = None) -> None:
+        """A field over the grid xs × ys drawn instead of the loss colours (None: off).
+
+        The colour bar follows it (``ticks``: (position, label) when the values are
+        a transform of what the labels say); isolines, paths and markers stay on top.
+        """
+        self._colorbar.axis.setTicks([ticks] if ticks else None)
+        if values is None:
+            self._heatmap.setVisible(False)
+            self._image.setVisible(True)
+            self._colorbar_target = "surface"
+            self._colorbar.setImageItem(self._image)
+            self._show_bar(*self._surface_bar)
+            return
+        self._heatmap.setImage(np.ascontiguousarray(values, dtype=np.float32),
+                               autoLevels=False, levels=levels)
+        self._heatmap.setRect(self._grid_rect(xs, ys))
+        self._heatmap.setVisible(True)
+        self._image.setVisible(False)
+        self._colorbar_target = "heatmap"
+        self._colorbar.setImageItem(self._heatmap)
+        self._show_bar(levels, colormap, label)
+
+    def set_arrows(self, segments: np.ndarray | None) -> None:
+        """Line segments as consecutive point pairs, shape (2k, 2); None hides them."""
+        if segments is None or len(segments) == 0:
+            self._arrows.clear()
+            self._arrows.setVisible(False)
+            return
+        self._arrows.setData(segments[:, 0], segments[:, 1])
+        self._arrows.setVisible(True)
+
+    def set_basins(self, rgba: np.ndarray | None, xs: np.ndarray | None = None,
+                   ys: np.ndarray | None = None, opacity: float = 0.55,
+                   legend: list[tuple[str, str]] | None = None) -> None:
+        """An (ny, nx, 4) uint8 image over the grid xs × ys; legend rows (colour, text)."""
+        if rgba is None:
+            self._basins.setVisible(False)
+            self._basin_legend = []
+        else:
+            self._basins.setImage(rgba, autoLevels=False)
+            self._basins.setRect(self._grid_rect(xs, ys))
+            self._basins.setOpacity(opacity)
+            self._basins.setVisible(True)
+            self._basin_legend = list(legend or [])
+        self._rebuild_legend()
+
+    def _rebuild_legend(self) -> None:
+        self._legend.clear()
+        self._legend_samples = []
+        for kind in self._marker_kinds:
+            symbol, color, size = theme.MARKER_STYLES[kind]
+            sample = pg.ScatterPlotItem(symbol=symbol, size=min(size, 14),
+                                        pen=pg.mkPen("#0b0d10", width=1),
+                                        brush=pg.mkBrush(color))
+            self._legend_samples.append(sample)
+            self._legend.addItem(sample, theme.MARKER_TITLES[kind])
+        for color, text in self._basin_legend:
+            sample = pg.BarGraphItem(x=[0], height=[1], width=1, brush=pg.mkBrush(color),
+                                     pen=pg.mkPen("#0b0d10"))
+            self._legend_samples.append(sample)
+            self._legend.addItem(sample, text)
+        self._legend.setVisible(bool(self._marker_kinds or self._basin_legend))
 
     # -- paths -----------------------------------------------------------------
     def set_paths(self, paths: list[dict]) -> None:
@@ -171,12 +272,17 @@ class ContourView(pg.PlotWidget):
         else:
             self._starts.clear()
 
-    def set_minima(self, points: list[tuple[float, float, float, bool]]) -> None:
-        """points: (x, y, display z, is_global); the global minimum is a larger gold star."""
-        spots = [{"pos": (x, y), "size": 20 if g else 14,
-                  "brush": pg.mkBrush(theme.GLOBAL_MINIMUM_COLOR if g else theme.MINIMUM_COLOR)}
-                 for x, y, _z, g in points]
-        self._minima.setData(spots)
+    def set_markers(self, points: list[tuple[float, float, float, str]]) -> None:
+        """points: (x, y, display z, kind), kind one of theme.MARKER_STYLES; with a legend."""
+        spots = []
+        for x, y, _z, kind in points:
+            symbol, color, size = theme.MARKER_STYLES[kind]
+            spots.append({"pos": (x, y), "size": size, "symbol": symbol,
+                          "brush": pg.mkBrush(color)})
+        self._markers.setData(spots)
+        kinds = {p[3] for p in points}
+        self._marker_kinds = [k for k in theme.MARKER_STYLES if k in kinds]
+        self._rebuild_legend()
 
     # -- mouse -------------------------------------------------------------------
     def _data_point(self, scene_pos: QPointF) -> tuple[float, float] | None:

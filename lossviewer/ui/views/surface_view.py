@@ -110,6 +110,7 @@ class SurfaceView(gl.GLViewWidget):
         self._yr = (-1.0, 1.0)
         self._scaled: ScaledSurface | None = None
         self._colormap = "viridis"
+        self._vertex_values: tuple | None = None
         self._mesh: gl.GLMeshItem | None = None
         self._axis_items: list[gl.GLGraphicsItem.GLGraphicsItem] = []
         self._paths: dict[int, tuple[gl.GLLinePlotItem, gl.GLLinePlotItem]] = {}
@@ -177,7 +178,7 @@ class SurfaceView(gl.GLViewWidget):
         Xb = verts[:, 0].reshape(ny, nx).astype(np.float64)
         Yb = verts[:, 1].reshape(ny, nx).astype(np.float64)
         normals = grid_normals(Xb, Yb, verts[:, 2].reshape(ny, nx).astype(np.float64))
-        colors = self._colors(s.mesh_Z.ravel(), s.display.lo, s.display.hi)
+        colors = self._mesh_colors(s)
         md = gl.MeshData(vertexes=verts, faces=faces, vertexColors=colors)
         # Preset normals: MeshData then skips its per-vertex Python loop.
         md._vertexNormals = normals
@@ -192,14 +193,7 @@ class SurfaceView(gl.GLViewWidget):
 
     def set_colormap(self, colormap: str) -> None:
         self._colormap = colormap
-        s = self._scaled
-        if s is None or self._mesh is None:
-            return
-        colors = self._colors(s.mesh_Z.ravel(), s.display.lo, s.display.hi)
-        md = self._mesh.opts["meshdata"]
-        md.setVertexColors(colors)
-        self._mesh.meshDataChanged()
-        self.update()
+        self._recolor()
 
     def _colors(self, zd: np.ndarray, lo: float, hi: float) -> np.ndarray:
         lut = theme.colormap_lut(self._colormap)
@@ -325,14 +319,45 @@ class SurfaceView(gl.GLViewWidget):
     def clip_to_domain(self, xy: np.ndarray, zd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return clip_path(xy, zd, self._xr, self._yr)
 
-    def set_minima(self, points: list[tuple[float, float, float, bool]]) -> None:
-        """points: (x, y, display z, is_global)."""
+    def set_markers(self, points: list[tuple[float, float, float, str]]) -> None:
+        """points: (x, y, display z, kind), kind one of theme.MARKER_STYLES."""
         points = [p for p in points if self._inside(np.array([p[:2]]))[0]]
+        if points:
+            # on the drawn mesh, not under it: between grid points the mesh lies above
+            # the true minimum (and on a log scale the minimum itself is clipped)
+            xy = np.array([p[:2] for p in points], dtype=float)
+            z = np.maximum(np.array([p[2] for p in points], dtype=float), self.mesh_height(xy))
+            points = [(x, y, zz, k) for (x, y, _z, k), zz in zip(points, z, strict=True)]
         pos = [self.to_box(np.array([x]), np.array([y]), np.array([z]))[0]
-               for x, y, z, _g in points]
-        colors = [theme.GLOBAL_MINIMUM_RGBA if g else theme.MINIMUM_RGBA
-                  for *_xyz, g in points]
+               for x, y, z, _k in points]
+        colors = [theme.rgba(theme.MARKER_STYLES[k][1]) for *_xyz, k in points]
         self._set_scatter(self._minima, pos, colors, 0.0)
+
+    def set_vertex_values(self, values: np.ndarray | None, levels: tuple[float, float] = (0, 1),
+                          colormap: str | None = None) -> None:
+        """Colour the mesh by another field on its grid (ny, nx), e.g. curvature; None: height."""
+        self._vertex_values = None if values is None else (values, levels, colormap)
+        self._recolor()
+
+    def _recolor(self) -> None:
+        s = self._scaled
+        if s is None or self._mesh is None:
+            return
+        md = self._mesh.opts["meshdata"]
+        md.setVertexColors(self._mesh_colors(s))
+        self._mesh.meshDataChanged()
+        self.update()
+
+    def _mesh_colors(self, s: ScaledSurface) -> np.ndarray:
+        field = getattr(self, "_vertex_values", None)
+        if field is not None and field[0].shape == s.mesh_Z.shape:
+            values, (lo, hi), cmap = field
+            lut = theme.colormap_lut(cmap or self._colormap)
+            with np.errstate(all="ignore"):
+                t = np.nan_to_num((values.ravel() - lo) / (hi - lo), nan=0.5)
+            idx = np.clip((t * (len(lut) - 1)).astype(int), 0, len(lut) - 1)
+            return lut[idx]
+        return self._colors(s.mesh_Z.ravel(), s.display.lo, s.display.hi)
 
     @staticmethod
     def _set_scatter(item, pos, colors, lift) -> None:

@@ -1,0 +1,346 @@
+"""AnalysisController: keeps critical points, curvature and basins computed and drawn.
+
+It watches the scene, asks its three runners for whatever is out of date
+(debounced, latest request wins), stores results in ``scene.analysis`` and
+draws them on both views: critical-point markers with a legend, the gradient
+arrows, the curvature heatmap, the surface coloured by curvature, and the
+basin map with each basin's share of the domain. Results for the previous
+settings stay drawn until the new ones land, except after a switch of
+function, when they go at once (the scene clears them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer
+
+from lossviewer.compute.analysis_jobs import (
+    CriticalRequest,
+    CurvatureRequest,
+    critical_job,
+    curvature_job,
+)
+from lossviewer.compute.basin_job import BasinRequest, basin_job
+from lossviewer.core.basins import DIVERGED, NOT_CONVERGED
+from lossviewer.core.curvature import arrow_segments
+from lossviewer.scene.analysis import ARROWS_PER_SIDE, CURVATURE_RESOLUTION, HEATMAP_TITLES
+from lossviewer.scene.scene import Scene
+from lossviewer.ui import theme
+from lossviewer.ui.job_runner import JobRunner
+from lossviewer.ui.views.contour_view import ContourView
+from lossviewer.ui.views.surface_view import SurfaceView
+
+ANALYSIS_DEBOUNCE_MS = 150
+#: basins cost up to a few seconds: wait a little longer for a slider to settle
+BASINS_DEBOUNCE_MS = 250
+#: legend rows for basins before the rest are summed up as "other basins"
+BASIN_LEGEND_ROWS = 8
+
+
+@dataclass(frozen=True)
+class SignedLogScale:
+    """Signed curvature mapped by asinh(v / s): the sign structure (ridges, valleys,
+    saddles) stays visible next to the steep walls that would wash out a linear scale.
+
+    ``s`` is the median |v| (a typical curvature); the levels cover 99% of |t|.
+    """
+
+    s: float
+    limit: float
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> SignedLogScale:
+        finite = np.abs(values[np.isfinite(values)])
+        positive = finite[finite > 0]
+        s = float(np.median(positive)) if positive.size else 1.0
+        t = np.arcsinh(finite / s)
+        limit = float(np.percentile(t, 99.0)) if t.size else 1.0
+        return cls(s, limit if limit > 0 else 1.0)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.arcsinh(np.asarray(values, dtype=np.float64) / self.s)
+
+    @property
+    def levels(self) -> tuple[float, float]:
+        return (-self.limit, self.limit)
+
+    def ticks(self) -> list[tuple[float, str]]:
+        """Colour-bar ticks at round curvature values: 0, ±1·10^k, ±2·10^k, ±5·10^k ..."""
+        top = self.s * np.sinh(self.limit)
+        if not np.isfinite(top) or top <= 0:
+            return [(0.0, "0")]
+        k_hi = int(np.floor(np.log10(top)))
+        cands = [m * 10.0**k for k in range(k_hi - 6, k_hi + 1) for m in (1, 2, 5)]
+        cands = [v for v in cands if v <= top]
+        # keep ticks at least a tenth of the bar apart
+        out: list[float] = []
+        for v in sorted(cands, reverse=True):
+            t = float(np.arcsinh(v / self.s))
+            if t >= 0.12 * self.limit and all(abs(t - np.arcsinh(u / self.s)) >= 0.1
+                                                * self.limit for u in out):
+                out.append(v)
+        ticks = [(0.0, "0")]
+        for v in out:
+            t = float(np.arcsinh(v / self.s))
+            ticks += [(t, f"{v:g}"), (-t, f"{-v:g}")]
+        return ticks
+
+
+def robust_levels(values: np.ndarray, q: float = 98.0) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return (0.0, 1.0)
+    lo, hi = float(np.percentile(finite, 100 - q)), float(np.percentile(finite, q))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def condition_ticks(levels: tuple[float, float]) -> list[tuple[float, str]]:
+    """log10(condition) positions labelled with the condition number itself."""
+    lo, hi = levels
+    return [(float(k), f"{10.0**k:g}") for k in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)]
+
+
+def nearest_indices(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Index into the evenly spaced ``src`` nearest to each of ``dst``."""
+    n = len(src)
+    t = (np.asarray(dst, float) - src[0]) / (src[-1] - src[0]) * (n - 1)
+    return np.clip(np.rint(t), 0, n - 1).astype(int)
+
+
+def basin_colors(n: int) -> list[str]:
+    return [theme.BASIN_COLORS[k % len(theme.BASIN_COLORS)] for k in range(n)]
+
+
+def basin_image(labels: np.ndarray, n_attractors: int) -> np.ndarray:
+    """Labels (ny, nx) as an RGBA uint8 image: a colour per basin, dark = diverged."""
+    palette = [theme.rgba(c) for c in basin_colors(n_attractors)]
+    lut = np.array([*palette, theme.rgba(theme.BASIN_DIVERGED_COLOR),
+                    theme.rgba(theme.BASIN_NOT_CONVERGED_COLOR)], dtype=np.float64)
+    idx = np.where(labels == DIVERGED, n_attractors,
+                   np.where(labels == NOT_CONVERGED, n_attractors + 1, labels))
+    return np.ascontiguousarray((lut[idx] * 255).round().astype(np.uint8))
+
+
+class AnalysisController(QObject):
+    def __init__(self, scene: Scene, surface_view: SurfaceView, contour_view: ContourView,
+                 attach_runner: Callable[[JobRunner], None], parent: QObject | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.scene = scene
+        self.surface_view = surface_view
+        self.contour_view = contour_view
+        self.critical_runner = JobRunner("critical", self)
+        self.curvature_runner = JobRunner("curvature", self)
+        self.basin_runner = JobRunner("basins", self)
+        self.runners = (self.critical_runner, self.curvature_runner, self.basin_runner)
+        for r in self.runners:
+            attach_runner(r)
+        self._critical_key = self._curvature_key = self._basins_key = None
+        self.critical_runner.finished.connect(
+            lambda pts: scene.analysis.set_critical(pts, self._critical_key))
+        self.curvature_runner.finished.connect(
+            lambda res: scene.analysis.set_curvature(res, self._curvature_key))
+        self.basin_runner.finished.connect(
+            lambda res: scene.analysis.set_basins(res, self._basins_key))
+
+        self._timer = QTimer(self, singleShot=True, interval=ANALYSIS_DEBOUNCE_MS)
+        self._timer.timeout.connect(self.request)
+        self._basin_timer = QTimer(self, singleShot=True, interval=BASINS_DEBOUNCE_MS)
+        self._basin_timer.timeout.connect(self.request_basins)
+
+        a = scene.analysis
+        scene.landscape_changed.connect(lambda _s: self._schedule())
+        scene.run_changed.connect(self._on_run_changed)
+        scene.selection_changed.connect(lambda _r: self._schedule_basins())
+        scene.runs_changed.connect(self._schedule_basins)
+        scene.surface_changed.connect(lambda _d: self.redraw())
+        scene.view_changed.connect(lambda _s: self.redraw())
+        a.settings_changed.connect(self._on_settings_changed)
+        a.critical_changed.connect(self.draw_markers)
+        a.curvature_changed.connect(self.draw_curvature)
+        a.basins_changed.connect(self.draw_basins)
+
+    # -- what is out of date ----------------------------------------------------------
+    def _schedule(self) -> None:
+        self._timer.start()
+        self._schedule_basins()
+
+    def _schedule_basins(self) -> None:
+        if self.scene.analysis.settings.basins:
+            self._basin_timer.start()
+
+    def _on_run_changed(self, run_id: int) -> None:
+        if run_id == self.scene.selected:
+            self._schedule_basins()
+
+    def _on_settings_changed(self, _settings) -> None:
+        self._timer.start()
+        self._schedule_basins()
+        if not self.scene.analysis.settings.basins and self.basin_runner.busy:
+            self.basin_runner.cancel()
+        self.redraw()
+
+    @property
+    def up_to_date(self) -> bool:
+        sc, a = self.scene, self.scene.analysis
+        key = sc.critical_key()
+        ok = a.critical_key == key
+        if a.wants_curvature:
+            ok = ok and a.curvature_key == key
+        if a.settings.basins and sc.basins_key() is not None:
+            ok = ok and a.basins_key == sc.basins_key()
+        return ok and not any(r.busy for r in self.runners)
+
+    def request(self) -> None:
+        """Ask for critical points and (when shown) curvature if they are out of date."""
+        sc, a = self.scene, self.scene.analysis
+        s = sc.landscape_settings
+        key = sc.critical_key()
+        spec = s.spec()
+        if a.critical_key != key and self._critical_key != key:
+            self._critical_key = key
+            self.critical_runner.submit(
+                critical_job, CriticalRequest(spec, s.xrange, s.yrange, revision=key))
+        if a.wants_curvature and a.curvature_key != key and self._curvature_key != key:
+            self._curvature_key = key
+            self.curvature_runner.submit(
+                curvature_job, CurvatureRequest(spec, s.xrange, s.yrange, CURVATURE_RESOLUTION,
+                                                ARROWS_PER_SIDE, revision=key))
+        self._schedule_basins()
+
+    def request_basins(self) -> None:
+        sc, a = self.scene, self.scene.analysis
+        key = sc.basins_key()
+        if not a.settings.basins or key is None or key == a.basins_key:
+            return
+        if key == self._basins_key and self.basin_runner.busy:
+            return
+        run = sc.runs[sc.selected]
+        s = sc.landscape_settings
+        minima = ()
+        if a.critical is not None and a.critical_key == sc.critical_key():
+            minima = tuple((p.x, p.y) for p in a.critical if p.kind == "minimum")
+        self._basins_key = key
+        req = BasinRequest.create(
+            s.spec(), run.optimizer, run.hyper, s.xrange, s.yrange, a.settings.basin_grid,
+            a.settings.basin_steps, schedule=run.schedule, schedule_params=run.schedule_params,
+            noise=run.noise, seed=run.seed, minima=minima, revision=key[0])
+        self.basin_runner.submit(basin_job, req)
+
+    def recompute(self) -> None:
+        """After a cancel or failure: ask again for whatever is out of date."""
+        self._critical_key = self._curvature_key = self._basins_key = None
+        self.request()
+        self.request_basins()
+
+    def stop_timers(self) -> None:
+        self._timer.stop()
+        self._basin_timer.stop()
+
+    def cancel(self) -> None:
+        for r in self.runners:
+            if r.busy:
+                r.cancel()
+        self._critical_key = self._curvature_key = self._basins_key = None
+
+    # -- drawing ----------------------------------------------------------------------
+    def redraw(self) -> None:
+        self.draw_markers()
+        self.draw_curvature()
+        self.draw_basins()
+
+    def _display(self):
+        data = self.scene.surface
+        return None if data is None else data.scales[self.scene.landscape_settings.zscale]
+
+    def draw_markers(self) -> None:
+        scaled = self._display()
+        if scaled is None:
+            return
+        a = self.scene.analysis
+        disp = scaled.display
+        if a.settings.show_critical and a.critical is not None:
+            pts = [(p.x, p.y, p.value, "global" if p.is_global else p.kind) for p in a.critical]
+        else:  # the function's known minima (literature values)
+            pts = [(m.x, m.y, m.value, "global" if m.kind == "global" else "minimum")
+                   for m in self.scene.landscape.minima()]
+        if pts:
+            z = disp.transform(np.array([p[2] for p in pts], dtype=float))
+            pts = [(x, y, float(zz), kind) for (x, y, _v, kind), zz in zip(pts, z, strict=True)]
+        self.surface_view.set_markers(pts)
+        self.contour_view.set_markers(pts)
+
+    def draw_curvature(self) -> None:
+        a = self.scene.analysis
+        s = a.settings
+        res = a.curvature
+        if res is None:
+            self.contour_view.set_arrows(None)
+            self.contour_view.set_heatmap(None)
+            self.surface_view.set_vertex_values(None)
+            return
+        field = res.field
+        if s.arrows:
+            xs, ys = field.xs, field.ys
+            cell = min(xs[-1] - xs[0], ys[-1] - ys[0]) / ARROWS_PER_SIDE
+            self.contour_view.set_arrows(arrow_segments(res.arrows, cell))
+        else:
+            self.contour_view.set_arrows(None)
+        scale = SignedLogScale.fit(field.min_eig)
+        if s.heatmap == "min_eig":
+            self.contour_view.set_heatmap(scale(field.min_eig), field.xs, field.ys, scale.levels,
+                                          theme.CURVATURE_COLORMAP, "λmin of the Hessian",
+                                          scale.ticks())
+        elif s.heatmap == "condition":
+            values = field.layer("log_condition")
+            levels = robust_levels(values)
+            self.contour_view.set_heatmap(values, field.xs, field.ys, levels,
+                                          theme.CONDITION_COLORMAP, HEATMAP_TITLES["condition"],
+                                          condition_ticks(levels))
+        else:
+            self.contour_view.set_heatmap(None)
+        scaled = self._display()
+        if s.surface_coloring == "curvature" and scaled is not None:
+            iy = nearest_indices(field.ys, scaled.mesh_ys)
+            ix = nearest_indices(field.xs, scaled.mesh_xs)
+            values = scale(field.min_eig[np.ix_(iy, ix)])
+            self.surface_view.set_vertex_values(values, scale.levels, theme.CURVATURE_COLORMAP)
+        else:
+            self.surface_view.set_vertex_values(None)
+
+    def basin_legend(self) -> list[tuple[str, str]]:
+        """(colour, text) rows: each basin's minimum and share, then diverged / not converged."""
+        bm = self.scene.analysis.basins
+        if bm is None:
+            return []
+        k = len(bm.attractors)
+        colors = basin_colors(k)
+        order = np.argsort(-np.asarray(bm.shares))[:BASIN_LEGEND_ROWS] if k else []
+        rows = []
+        for i in order:
+            (x, y), f = bm.attractors[i], bm.attractor_values[i]
+            rows.append((colors[i], f"{100 * bm.shares[i]:.1f}%  → ({x:.3g}, {y:.3g}), "
+                                    f"f = {f:.4g}"))
+        if k > BASIN_LEGEND_ROWS:
+            rest = 1.0 - sum(bm.shares[i] for i in order) - bm.diverged_share \
+                - bm.not_converged_share
+            rows.append(("#444444", f"{100 * rest:.1f}%  {k - BASIN_LEGEND_ROWS} other basins"))
+        if bm.diverged_share > 0:
+            rows.append((theme.BASIN_DIVERGED_COLOR, f"{100 * bm.diverged_share:.1f}%  diverged"))
+        if bm.not_converged_share > 0:
+            rows.append((theme.BASIN_NOT_CONVERGED_COLOR,
+                         f"{100 * bm.not_converged_share:.1f}%  not converged"))
+        return rows
+
+    def draw_basins(self) -> None:
+        a = self.scene.analysis
+        bm = a.basins
+        if not a.settings.basins or bm is None:
+            self.contour_view.set_basins(None)
+            return
+        self.contour_view.set_basins(basin_image(bm.labels, len(bm.attractors)), bm.xs, bm.ys,
+                                     a.settings.basin_opacity, self.basin_legend())
