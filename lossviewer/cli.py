@@ -1,10 +1,20 @@
 """Command line: the GUI by default, plus headless subcommands.
 
-    lossviewer [--function NAME] [--screenshot FILE.png] [--smoke-test] [--size WxH]
+    lossviewer [--function NAME | --formula EXPR [--param a=1,b=2]] [--xrange A,B]
+               [--yrange C,D] [--screenshot FILE.png] [--smoke-test] [--size WxH]
     lossviewer functions
     lossviewer optimizers
-    lossviewer path --function NAME --optimizer NAME --start X,Y --steps N [...]
-    lossviewer surface --function NAME --resolution N --out FILE.npz [...]
+    lossviewer path (--function NAME | --formula EXPR) --optimizer NAME --start X,Y
+               --steps N [...]
+    lossviewer surface (--function NAME | --formula EXPR) --resolution N --out FILE.npz
+    lossviewer critical (--function NAME | --formula EXPR) [--xrange A,B] [--yrange C,D]
+    lossviewer basins (--function NAME | --formula EXPR) --optimizer NAME --grid N
+               --steps N --out FILE.npz [...]
+
+Wherever ``--function NAME`` is accepted, ``--formula EXPR`` is too: a typed
+f(x, y) such as ``"(a - x)^2 + b*(y - x^2)^2"`` whose parameters are declared
+with ``--param a=1,b=100`` (or ``--param "b=100 in [0, 1000]"``, repeatable).
+A formula's domain is --xrange/--yrange, by default [-2, 2] × [-2, 2].
 
 Nothing here imports Qt at module level: the subcommands must start quickly and
 run without a display. The GUI is imported only when it is asked for.
@@ -17,21 +27,31 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import math
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from lossviewer import __version__
 
 PROG = "lossviewer"
-COMMANDS = ("functions", "optimizers", "path", "surface")
+COMMANDS = ("functions", "optimizers", "path", "surface", "critical", "basins")
+#: the commands that take --function / --formula
+_LANDSCAPE_COMMANDS = ("path", "surface", "critical", "basins")
 #: more steps than anyone can look at; also bounds the memory of one path
 MAX_STEPS = 1_000_000
 #: GUI window size limits (pixels)
 MIN_SIZE, MAX_SIZE = 200, 16384
+#: a typed formula's domain when --xrange/--yrange are not given
+FORMULA_DOMAIN = ((-2.0, 2.0), (-2.0, 2.0))
+#: critical: seeds × seeds start points, at most MAX_SEEDS² of them
+MIN_SEEDS, MAX_SEEDS, DEFAULT_SEEDS = 1, 500, 40
+#: basins: grid × grid start points
+MIN_GRID, MAX_GRID = 2, 1024
 
 EXIT_USAGE = 2
 
@@ -160,14 +180,40 @@ def _check_writable(argument: str, path: str) -> str:
     return path
 
 
+def _split_params(item: str) -> list[str]:
+    """One --param value split on the commas that are not inside [ ]:
+    ``"a=1,b=100 in [0, 1000]"`` is ``["a=1", "b=100 in [0, 1000]"]``."""
+    parts, depth, cur = [], 0, []
+    for ch in str(item):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur).strip())
+    if any(not part for part in parts):
+        raise CLIError("--param", f"empty parameter in {item!r} (expected name=value,...)")
+    return parts
+
+
 def _landscape_params(pairs: Sequence[str] | None) -> dict[str, float]:
     params: dict[str, float] = {}
     for item in pairs or ():
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise CLIError("--param", f"expected name=value, got {item!r}")
-        params[name.strip()] = _number("--param", value)  # later ones override earlier ones
+        for part in _split_params(item):
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip():
+                raise CLIError("--param", f"expected name=value, got {part!r}")
+            params[name.strip()] = _number("--param", value)  # later ones override
     return params
+
+
+def _declarations(pairs: Sequence[str] | None) -> str:
+    """A formula's parameter declarations: every --param, joined as "a=1, b=100"."""
+    return ", ".join(part for item in pairs or () for part in _split_params(item))
 
 
 def _make_landscape(function: str, params: Mapping[str, float]) -> Any:
@@ -178,6 +224,112 @@ def _make_landscape(function: str, params: Mapping[str, float]) -> Any:
         return make_landscape(name, **params)
     except ValueError as exc:
         raise CLIError("--param", str(exc)) from None
+
+
+def _make_formula(expression: str, declarations: str, domain: Any) -> Any:
+    """A FormulaLandscape; a bad expression blames --formula, bad declarations --param."""
+    from lossviewer.core.formula import FormulaLandscape, parse_parameters
+
+    if not str(expression).strip():
+        raise CLIError("--formula", "empty formula (expected an expression in x and y)")
+    try:
+        parse_parameters(declarations)
+    except ValueError as exc:  # FormulaError is a ValueError
+        # the column counts in the declarations as joined from every --param
+        where = f" (in {declarations!r})" if getattr(exc, "column", None) else ""
+        raise CLIError("--param", _one_line(exc) + where) from None
+    try:
+        return FormulaLandscape(expression, declarations, domain=domain)
+    except ValueError as exc:
+        raise CLIError("--formula", _one_line(exc)) from None
+    except (ArithmeticError, TypeError, RecursionError, MemoryError) as exc:
+        # sympy on a hostile text: still the user's input, not a crash
+        raise CLIError("--formula", f"cannot use this formula ({_one_line(exc)})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _axis_range(flag: str, text: str | None, default: Sequence[float], what: str
+                ) -> tuple[float, float]:
+    from lossviewer.core.grid import check_range
+
+    lo, hi = default if text is None else _numbers(flag, text, 2, "two numbers MIN,MAX")
+    try:
+        return check_range(lo, hi, what=what)
+    except ValueError as exc:
+        raise CLIError(flag, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """The landscape a command works on and the domain it works in."""
+
+    landscape: Any
+    xrange: tuple[float, float]
+    yrange: tuple[float, float]
+    #: the registry name, or "formula"
+    function: str
+    formula: str = ""
+    declarations: str = ""
+
+    @property
+    def is_formula(self) -> bool:
+        return self.function == "formula"
+
+    def meta(self) -> dict[str, Any]:
+        """function (and formula, declarations), params: for output metadata."""
+        out: dict[str, Any] = {"function": self.function}
+        if self.is_formula:
+            out |= {"formula": self.formula, "declarations": self.declarations}
+        out["params"] = {str(k): float(v) for k, v in dict(self.landscape.params).items()}
+        return out
+
+
+def _choose_landscape(
+    function: str | None,
+    formula: str | None,
+    params: Sequence[str] | None,
+    xrange: str | None = None,
+    yrange: str | None = None,
+    *,
+    required: bool = True,
+    builtin_ranges: bool = True,
+) -> _Chosen | None:
+    """--function NAME or --formula EXPR (exactly one), with --param and the ranges.
+
+    ``builtin_ranges``: whether --xrange/--yrange may go with a built-in function
+    (path: no, a built-in's domain is fixed). None when neither is given and
+    ``required`` is false.
+    """
+    if function is not None and formula is not None:
+        raise CLIError("--formula", "use either --function NAME or --formula EXPR, not both")
+    if function is None and formula is None:
+        if required:
+            raise CLIError("--function", "this argument is required (or --formula EXPR)")
+        if params:
+            raise CLIError("--param", "needs --function NAME or --formula EXPR")
+        for flag, text in (("--xrange", xrange), ("--yrange", yrange)):
+            if text is not None:
+                raise CLIError(flag, "needs --function NAME or --formula EXPR")
+        return None
+    if formula is not None:
+        (dx0, dx1), (dy0, dy1) = FORMULA_DOMAIN
+        xr = _axis_range("--xrange", xrange, (dx0, dx1), "x range")
+        yr = _axis_range("--yrange", yrange, (dy0, dy1), "y range")
+        decls = _declarations(params)
+        land = _make_formula(formula, decls, (xr, yr))
+        return _Chosen(land, xr, yr, "formula", str(formula), decls)
+    land = _make_landscape(function, _landscape_params(params))
+    if not builtin_ranges:
+        for flag, text in (("--xrange", xrange), ("--yrange", yrange)):
+            if text is not None:
+                raise CLIError(flag, f"only goes with --formula ({land.name}'s domain is fixed)")
+    (dx0, dx1), (dy0, dy1) = land.domain
+    xr = _axis_range("--xrange", xrange, (dx0, dx1), "x range")
+    yr = _axis_range("--yrange", yrange, (dy0, dy1), "y range")
+    return _Chosen(land, xr, yr, land.name)
 
 
 # -- parser ----------------------------------------------------------------------
@@ -224,24 +376,99 @@ def _add_dynamic(group: Any, name: str, entry: Mapping[str, Any], dest: str, not
         group.add_argument(*names, dest=dest, metavar=metavar, default=None, help=help_text)
 
 
+_FORMULA_HELP = (
+    "typed function f(x, y) instead of --function, e.g. \"(a - x)^2 + b*(y - x^2)^2\" "
+    "(declare its parameters with --param)"
+)
+_PARAM_HELP = (
+    "function parameter NAME=VALUE, or a formula's declaration such as a=1,b=100 or "
+    "\"b=100 in [0, 1000]\" (repeatable; commas outside [ ] separate several)"
+)
+
+
+def _add_landscape_options(p: argparse.ArgumentParser, ranges: str | None) -> None:
+    """--function / --formula / --param, and --xrange / --yrange when ``ranges`` says
+    what they are for. "Exactly one of --function, --formula" is checked by the
+    command, not argparse, so that the message is ours."""
+    p.add_argument("--function", metavar="NAME", help="loss function (this or --formula)")
+    p.add_argument("--formula", metavar="EXPR", help=_FORMULA_HELP)
+    p.add_argument("--param", metavar="NAME=VALUE", action="append", help=_PARAM_HELP)
+    if ranges is not None:
+        p.add_argument("--xrange", metavar="A,B", help=f"x range ({ranges})")
+        p.add_argument("--yrange", metavar="C,D", help=f"y range ({ranges})")
+
+
+def _add_optimizer_options(p: argparse.ArgumentParser) -> None:
+    """The optimizer, its hyperparameters, the lr schedule, noise and seed (path, basins)."""
+    p.add_argument("--optimizer", metavar="NAME", help="optimizer (required)")
+    p.add_argument(
+        "--noise", metavar="SIGMA", default="0",
+        help="std. dev. of Gaussian noise added to each gradient (default 0)",
+    )
+    p.add_argument("--seed", metavar="S", default="0", help="noise seed (default 0)")
+    p.add_argument(
+        "--schedule", metavar="NAME", default="constant",
+        help="learning-rate schedule (default constant)",
+    )
+    hyper = p.add_argument_group(
+        "optimizer hyperparameters", "Unset ones keep the optimizer's default."
+    )
+    hyper_flags = _hyper_flags()
+    for name, entry in hyper_flags.items():
+        _add_dynamic(hyper, name, entry, f"hp_{name}", "used by")
+    sched = p.add_argument_group("schedule parameters")
+    for name, entry in _schedule_flags().items():
+        if name in hyper_flags:
+            continue  # one flag serves both (routed in _optimizer_setup)
+        _add_dynamic(sched, name, entry, f"sp_{name}", "schedules")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line (exposed for tests and for generated docs)."""
     parser = _Parser(
         prog=PROG,
         usage=(
-            f"{PROG} [--function NAME] [--screenshot FILE.png] [--smoke-test] [--size WxH]\n"
+            f"{PROG} [--function NAME | --formula EXPR [--param a=1,b=2]] "
+            "[--xrange A,B] [--yrange C,D]\n"
+            f"       {' ' * len(PROG)} [--screenshot FILE.png] [--smoke-test] [--size WxH]\n"
             f"       {PROG} COMMAND [options]    (COMMAND --help for its options)"
         ),
         description=(
-            "Explore loss surfaces: 3D landscapes, contour maps and optimizers racing "
-            "downhill. Without a command, opens the window; the commands run headless."
+            "Explore loss surfaces: 3D landscapes, contour maps and optimizers racing\n"
+            "downhill. Without a command, opens the window; the commands run headless.\n"
+            "--formula EXPR (a typed f(x, y)) goes wherever --function NAME does."
         ),
+        epilog=(
+            "examples:\n"
+            "  lossviewer --function himmelblau\n"
+            "  lossviewer --formula \"(x^2 - 1)^2 + a*y^2\" --param a=2 --xrange -2,2\n"
+            "  lossviewer critical --function himmelblau\n"
+            "  lossviewer path --formula \"x^2 + 10*y^2\" --optimizer adam --start 1,1 "
+            "--steps 100"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     gui = parser.add_argument_group("window options")
     # own dests: the subcommands' --function must not overwrite (or be mistaken for) these
     gui.add_argument(
         "--function", dest="gui_function", metavar="NAME", help="function to show first"
+    )
+    gui.add_argument(
+        "--formula", dest="gui_formula", metavar="EXPR",
+        help="show this typed formula f(x, y) first (instead of --function)",
+    )
+    gui.add_argument(
+        "--param", dest="gui_param", metavar="NAME=VALUE", action="append",
+        help="parameter of the function, or a formula's declaration (repeatable)",
+    )
+    gui.add_argument(
+        "--xrange", dest="gui_xrange", metavar="A,B",
+        help="x range shown (default: the function's domain; -2,2 for a formula)",
+    )
+    gui.add_argument(
+        "--yrange", dest="gui_yrange", metavar="C,D",
+        help="y range shown (default: the function's domain; -2,2 for a formula)",
     )
     gui.add_argument(
         "--screenshot", dest="gui_screenshot", metavar="FILE.png",
@@ -270,7 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "path",
-        usage=f"{PROG} path --function NAME --optimizer NAME --start X,Y --steps N [options]",
+        usage=(
+            f"{PROG} path (--function NAME | --formula EXPR) --optimizer NAME --start X,Y "
+            "--steps N [options]"
+        ),
         help="run an optimizer and print its path",
         description=(
             "Run one optimizer from one start point and write the path, one row per\n"
@@ -283,68 +513,127 @@ def build_parser() -> argparse.ArgumentParser:
             "  lossviewer path --function rosenbrock --optimizer adam --start -1.5,2 \\\n"
             "      --steps 500 --lr 0.05\n"
             "  lossviewer path --function himmelblau --optimizer sgd --start 0,0 --steps 200 \\\n"
-            "      --momentum 0.9 --nesterov --schedule cosine --t-max 200 --out path.json\n\n"
+            "      --momentum 0.9 --nesterov --schedule cosine --t-max 200 --out path.json\n"
+            "  lossviewer path --formula \"(a - x)^2 + b*(y - x^2)^2\" --param a=1,b=100 \\\n"
+            "      --optimizer adam --start -1.5,2 --steps 500 --lr 0.05\n\n"
             "Negative start points work as written (--start -1.5,2).\n"
+            "A formula's --xrange/--yrange set the scale of the divergence test\n"
+            "(a path diverges when it gets far outside the domain; default -2,2).\n"
             "See 'lossviewer optimizers' for which optimizer takes which hyperparameter."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # "required" is checked in _cmd_path, not by argparse, so that a mistyped option is
     # reported as such instead of as a missing one
-    p.add_argument("--function", metavar="NAME", help="loss function (required)")
-    p.add_argument("--optimizer", metavar="NAME", help="optimizer (required)")
+    _add_landscape_options(p, "--formula only: its domain, default -2,2")
     p.add_argument("--start", metavar="X,Y", help="start point (required)")
     p.add_argument("--steps", metavar="N", help=f"number of steps, 1 to {MAX_STEPS} (required)")
-    p.add_argument(
-        "--param", metavar="NAME=VALUE", action="append",
-        help="function parameter, e.g. --param b=10 (repeatable)",
-    )
-    p.add_argument(
-        "--noise", metavar="SIGMA", default="0",
-        help="std. dev. of Gaussian noise added to each gradient (default 0)",
-    )
-    p.add_argument("--seed", metavar="S", default="0", help="noise seed (default 0)")
-    p.add_argument(
-        "--schedule", metavar="NAME", default="constant",
-        help="learning-rate schedule (default constant)",
-    )
     p.add_argument(
         "--format", choices=("csv", "json"),
         help="output format (default: from the --out extension, else csv)",
     )
     p.add_argument("--out", metavar="FILE", help="write here instead of to stdout")
-    hyper = p.add_argument_group(
-        "optimizer hyperparameters", "Unset ones keep the optimizer's default."
-    )
-    hyper_flags = _hyper_flags()
-    for name, entry in hyper_flags.items():
-        _add_dynamic(hyper, name, entry, f"hp_{name}", "used by")
-    sched = p.add_argument_group("schedule parameters")
-    for name, entry in _schedule_flags().items():
-        if name in hyper_flags:
-            continue  # one flag serves both (routed in _cmd_path)
-        _add_dynamic(sched, name, entry, f"sp_{name}", "schedules")
+    _add_optimizer_options(p)
 
     s = sub.add_parser(
         "surface",
-        usage=f"{PROG} surface --function NAME --resolution N --out FILE.npz [options]",
+        usage=(
+            f"{PROG} surface (--function NAME | --formula EXPR) --resolution N "
+            "--out FILE.npz [options]"
+        ),
         help="sample a function on a grid and save it as .npz",
         description=(
             "Sample a loss function on an N×N grid and save xs, ys, Z and the metadata "
             "(as JSON) to an .npz file; Z[j, i] = f(xs[i], ys[j])."
         ),
+        epilog=(
+            "examples:\n"
+            "  lossviewer surface --function rastrigin --resolution 512 --out rastrigin.npz\n"
+            "  lossviewer surface --formula \"sin(a*x)*cos(y)\" --param a=3 \\\n"
+            "      --xrange -3,3 --yrange -3,3 --resolution 256 --out waves.npz"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("--function", metavar="NAME", help="loss function (required)")
-    s.add_argument(
-        "--param", metavar="NAME=VALUE", action="append",
-        help="function parameter (repeatable)",
-    )
-    s.add_argument("--xrange", metavar="A,B", help="x range (default: the function's domain)")
-    s.add_argument("--yrange", metavar="C,D", help="y range (default: the function's domain)")
+    _add_landscape_options(s, "default: the function's domain; -2,2 for a formula")
     s.add_argument(
         "--resolution", metavar="N", help="grid points per axis, at least 8 (required)"
     )
     s.add_argument("--out", metavar="FILE.npz", help="output file (required)")
+
+    c = sub.add_parser(
+        "critical",
+        usage=(
+            f"{PROG} critical (--function NAME | --formula EXPR) [--xrange A,B] "
+            "[--yrange C,D] [options]"
+        ),
+        help="find the critical points (minima, saddles, maxima) as JSON",
+        description=(
+            "Find the points where the gradient vanishes in the domain and print them\n"
+            "as a JSON list, minima first (then saddles, maxima, degenerate points), each\n"
+            "kind by value: {\"x\", \"y\", \"value\", \"eigenvalues\": [l1, l2] (of the\n"
+            "Hessian, ascending), \"type\": minimum|maximum|saddle|degenerate, \"global\"}.\n"
+            "Numbers that are not finite are null. Newton's method from a seeds × seeds\n"
+            "grid of start points (and the function's known minima)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  lossviewer critical --function himmelblau\n"
+            "  lossviewer critical --formula \"x^3 - 3*x + a*y^2\" --param a=1 \\\n"
+            "      --xrange -2,2 --yrange -1,1 --out points.json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_landscape_options(c, "where to search; default: the function's domain, -2,2 "
+                              "for a formula")
+    c.add_argument(
+        "--seeds", metavar="N", default=str(DEFAULT_SEEDS),
+        help=f"N × N start points, {MIN_SEEDS} to {MAX_SEEDS} (default {DEFAULT_SEEDS})",
+    )
+    c.add_argument("--out", metavar="FILE.json", help="write here instead of to stdout")
+
+    b = sub.add_parser(
+        "basins",
+        usage=(
+            f"{PROG} basins (--function NAME | --formula EXPR) --optimizer NAME --grid N "
+            "--steps N --out FILE.npz [options]"
+        ),
+        help="map where an optimizer ends from every start point, as .npz",
+        description=(
+            "Run the optimizer from every point of a grid × grid lattice over the domain\n"
+            "and label each start point with the attractor (minimum) it ends in. Saves\n"
+            "xs, ys, labels[j, i] (start (xs[i], ys[j]); -1 diverged, -2 not converged),\n"
+            "ends, attractors, attractor_values, shares, diverged_share,\n"
+            "not_converged_share and the metadata (JSON string 'meta') to an .npz file\n"
+            "that loads without pickle. Prints a one-line summary unless --quiet.\n\n"
+            "Attractors are sorted by value (lowest first); only those reached from some\n"
+            "start are listed. With --minima-from-critical (the default) the minima that\n"
+            "'lossviewer critical' finds in the same ranges are the candidates: an end\n"
+            "that reaches one of them gets it as its attractor, at exactly the point\n"
+            "'critical' prints; ends near none of them are clustered into further\n"
+            "attractors. --no-minima-from-critical: attractors from clustering the ends."
+        ),
+        epilog=(
+            "examples:\n"
+            "  lossviewer basins --function himmelblau --optimizer sgd --lr 0.01 \\\n"
+            "      --grid 128 --steps 500 --out himmelblau-basins.npz\n"
+            "  lossviewer basins --formula \"(x^2 - 1)^2 + y^2\" --optimizer adam --lr 0.05 \\\n"
+            "      --grid 64 --steps 300 --out wells.npz"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_landscape_options(b, "start points; default: the function's domain, -2,2 for "
+                              "a formula")
+    b.add_argument(
+        "--grid", metavar="N", help=f"start points per axis, {MIN_GRID} to {MAX_GRID} (required)"
+    )
+    b.add_argument("--steps", metavar="N", help=f"steps per start, 1 to {MAX_STEPS} (required)")
+    b.add_argument("--out", metavar="FILE.npz", help="output file (required)")
+    b.add_argument(
+        "--minima-from-critical", action=argparse.BooleanOptionalAction, default=True,
+        help="use the minima of 'critical' as the attractors (default: on)",
+    )
+    b.add_argument("--quiet", action="store_true", help="print no summary")
+    _add_optimizer_options(b)
     return parser
 
 
@@ -539,23 +828,34 @@ def _require(ns: argparse.Namespace, names: Sequence[str]) -> None:
         raise CLIError(missing[0], f"this argument is required{more}")
 
 
-def _cmd_path(ns: argparse.Namespace) -> int:
-    from lossviewer.core.trajectory import simulate
-    from lossviewer.io import tables
-
-    _require(ns, ("function", "optimizer", "start", "steps"))
-    landscape = _make_landscape(ns.function, _landscape_params(ns.param))
-    opt_name = _lookup(_optimizers(), ns.optimizer, "--optimizer", "optimizer")
-    opt_cls = _optimizers()[opt_name]
-    sched_name = _lookup(_schedules(), ns.schedule, "--schedule", "schedule")
-    sched_specs = {sp.name: sp for sp in _schedule_specs(_schedules()[sched_name])}
-
-    start = _numbers("--start", ns.start, 2, "two numbers X,Y")
+def _steps(ns: argparse.Namespace) -> int:
     steps = _integer("--steps", ns.steps)
     if steps < 1:
         raise CLIError("--steps", f"must be at least 1, got {steps}")
     if steps > MAX_STEPS:
         raise CLIError("--steps", f"must be at most {MAX_STEPS}, got {steps}")
+    return steps
+
+
+@dataclass(frozen=True)
+class _OptimizerSetup:
+    name: str
+    #: the hyperparameters given (validated); full_hyper has the defaults filled in
+    hyper: dict[str, Any]
+    full_hyper: dict[str, Any]
+    schedule: str
+    schedule_params: dict[str, Any]
+    full_schedule_params: dict[str, Any]
+    noise: float
+    seed: int
+
+
+def _optimizer_setup(ns: argparse.Namespace) -> _OptimizerSetup:
+    """--optimizer, its hyperparameter flags, --schedule and its flags, --noise, --seed."""
+    opt_name = _lookup(_optimizers(), ns.optimizer, "--optimizer", "optimizer")
+    opt_cls = _optimizers()[opt_name]
+    sched_name = _lookup(_schedules(), ns.schedule, "--schedule", "schedule")
+    sched_specs = {sp.name: sp for sp in _schedule_specs(_schedules()[sched_name])}
     noise = _number("--noise", ns.noise)
     if noise < 0:
         raise CLIError("--noise", f"must be ≥ 0, got {_fmt(noise)}")
@@ -594,6 +894,22 @@ def _cmd_path(ns: argparse.Namespace) -> int:
                 f"schedule {sched_name!r} has no parameter {name!r} (its parameters: {takes})",
             )
     full_hyper = _combined(opt_cls, hyper)
+    full_sched = {sp.name: sp.default for sp in sched_specs.values()} | sched_params
+    return _OptimizerSetup(opt_name, hyper, full_hyper, sched_name, sched_params, full_sched,
+                           noise, seed)
+
+
+def _cmd_path(ns: argparse.Namespace) -> int:
+    from lossviewer.core.trajectory import simulate
+    from lossviewer.io import tables
+
+    chosen = _choose_landscape(ns.function, ns.formula, ns.param, ns.xrange, ns.yrange,
+                               builtin_ranges=False)
+    assert chosen is not None
+    _require(ns, ("optimizer", "start", "steps"))
+    opt = _optimizer_setup(ns)
+    start = _numbers("--start", ns.start, 2, "two numbers X,Y")
+    steps = _steps(ns)
 
     fmt = ns.format or tables.format_for_path(ns.out)
     if ns.out is not None:
@@ -601,32 +917,41 @@ def _cmd_path(ns: argparse.Namespace) -> int:
 
     try:
         traj = simulate(
-            landscape,
-            opt_name,
-            hyper,
+            chosen.landscape,
+            opt.name,
+            opt.hyper,
             [list(start)],
             steps,
-            schedule=sched_name,
-            schedule_params=sched_params,
-            noise=noise,
-            seed=seed,
+            schedule=opt.schedule,
+            schedule_params=opt.schedule_params,
+            noise=opt.noise,
+            seed=opt.seed,
         )
     except ValueError as exc:
         # anything the checks above missed is still the user's input, not a crash
         raise CLIError("path", str(exc)) from None
 
-    full_sched = {sp.name: sp.default for sp in sched_specs.values()} | sched_params
-    meta = dict(
-        function=landscape.name,
-        function_params=dict(landscape.params),
-        optimizer=opt_name,
-        hyperparameters=full_hyper,
-        schedule=sched_name,
-        schedule_params=full_sched,
-        noise=noise,
-        seed=seed,
-    )
-    text = tables.to_json(traj, **meta) if fmt == "json" else tables.to_csv(traj)
+    if fmt == "json":
+        doc = tables.to_json_obj(
+            traj,
+            function=chosen.function,
+            function_params=chosen.meta()["params"],
+            optimizer=opt.name,
+            hyperparameters=opt.full_hyper,
+            schedule=opt.schedule,
+            schedule_params=opt.full_schedule_params,
+            noise=opt.noise,
+            seed=opt.seed,
+        )
+        if chosen.is_formula:
+            # the formula right after "function" (which says "formula")
+            head = {"function": doc.pop("function"), "formula": chosen.formula,
+                    "declarations": chosen.declarations,
+                    "domain": [list(chosen.xrange), list(chosen.yrange)]}
+            doc = head | doc
+        text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    else:
+        text = tables.to_csv(traj)
     status, stop = traj.status[0], int(traj.stop[0])
     if status != "finished":
         # CSV has no status column: say why the rows end before --steps
@@ -651,28 +976,20 @@ def _write_out(argument: str, path: str, text: str) -> None:
 
 
 def _cmd_surface(ns: argparse.Namespace) -> int:
-    from lossviewer.core.grid import check_range, check_resolution, sample_surface
+    from lossviewer.core.grid import check_resolution, sample_surface
     from lossviewer.io.surface_npz import save_surface
 
-    _require(ns, ("function", "resolution", "out"))
-    landscape = _make_landscape(ns.function, _landscape_params(ns.param))
-    (dx0, dx1), (dy0, dy1) = landscape.domain
-    ranges = []
-    for flag, text, default, what in (
-        ("--xrange", ns.xrange, (dx0, dx1), "x range"),
-        ("--yrange", ns.yrange, (dy0, dy1), "y range"),
-    ):
-        lo, hi = default if text is None else _numbers(flag, text, 2, "two numbers MIN,MAX")
-        try:
-            ranges.append(check_range(lo, hi, what=what))
-        except ValueError as exc:
-            raise CLIError(flag, str(exc)) from None
+    chosen = _choose_landscape(ns.function, ns.formula, ns.param, ns.xrange, ns.yrange)
+    assert chosen is not None
+    _require(ns, ("resolution", "out"))
     try:
         n = check_resolution(_integer("--resolution", ns.resolution))
     except ValueError as exc:
         raise CLIError("--resolution", str(exc)) from None
     _check_writable("--out", ns.out)
-    surface = sample_surface(landscape, ranges[0], ranges[1], n)
+    surface = sample_surface(chosen.landscape, chosen.xrange, chosen.yrange, n)
+    if chosen.is_formula:
+        surface.meta.update(formula=chosen.formula, declarations=chosen.declarations)
     try:
         save_surface(ns.out, surface)
     except OSError as exc:
@@ -680,23 +997,204 @@ def _cmd_surface(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _seeds(ns: argparse.Namespace) -> int:
+    seeds = _integer("--seeds", ns.seeds)
+    if not MIN_SEEDS <= seeds <= MAX_SEEDS:
+        raise CLIError("--seeds", f"must lie in [{MIN_SEEDS}, {MAX_SEEDS}], got {seeds}")
+    return seeds
+
+
+def _critical_points(chosen: _Chosen, seeds: int, command: str = "critical") -> list[Any]:
+    from lossviewer.core.critical_points import find_critical_points
+
+    try:
+        return find_critical_points(chosen.landscape, chosen.xrange, chosen.yrange, seeds=seeds)
+    except ValueError as exc:
+        raise CLIError(command, _one_line(exc)) from None
+
+
+def _cmd_critical(ns: argparse.Namespace) -> int:
+    chosen = _choose_landscape(ns.function, ns.formula, ns.param, ns.xrange, ns.yrange)
+    assert chosen is not None
+    seeds = _seeds(ns)
+    if ns.out is not None:
+        _check_writable("--out", ns.out)
+    points = _critical_points(chosen, seeds)
+    # to_dict turns NaN and inf into None: the output is strict JSON
+    text = json.dumps([p.to_dict() for p in points], indent=2, allow_nan=False) + "\n"
+    if ns.out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        _write_out("--out", ns.out, text)
+    return 0
+
+
+def _grid(ns: argparse.Namespace) -> int:
+    grid = _integer("--grid", ns.grid)
+    if not MIN_GRID <= grid <= MAX_GRID:
+        raise CLIError("--grid", f"must lie in [{MIN_GRID}, {MAX_GRID}], got {grid}")
+    return grid
+
+
+def _percent(share: float) -> str:
+    return f"{100.0 * float(share):.1f}%"
+
+
+def _basins_summary(bmap: Any) -> str:
+    """One line: how many basins, their shares (largest first), diverged, not converged."""
+    import numpy as np
+
+    shares = sorted((float(v) for v in np.asarray(bmap.shares).ravel()), reverse=True)
+    k = len(shares)
+    shown = ", ".join(_percent(v) for v in shares[:8]) + (f", … ({k - 8} more)" if k > 8 else "")
+    text = f"{k} basin{'s' if k != 1 else ''}" + (f": {shown}" if k else "")
+    text += f"; diverged {_percent(bmap.diverged_share)}"
+    text += f"; not converged {_percent(bmap.not_converged_share)}"
+    return text
+
+
+def _cmd_basins(ns: argparse.Namespace) -> int:
+    from lossviewer.core.basins import basins
+
+    chosen = _choose_landscape(ns.function, ns.formula, ns.param, ns.xrange, ns.yrange)
+    assert chosen is not None
+    _require(ns, ("optimizer", "grid", "steps", "out"))
+    opt = _optimizer_setup(ns)
+    grid = _grid(ns)
+    steps = _steps(ns)
+    _check_writable("--out", ns.out)
+
+    minima = None
+    if ns.minima_from_critical:
+        # as 'lossviewer critical' with its default --seeds, so that the attractors
+        # are the very points it prints
+        points = _critical_points(chosen, DEFAULT_SEEDS, "basins")
+        minima = [(p.x, p.y) for p in points if p.kind == "minimum"]
+    try:
+        bmap = basins(
+            chosen.landscape,
+            opt.name,
+            opt.hyper,
+            chosen.xrange,
+            chosen.yrange,
+            grid,
+            steps,
+            schedule=opt.schedule,
+            schedule_params=opt.schedule_params,
+            noise=opt.noise,
+            seed=opt.seed,
+            minima=minima,
+        )
+    except ValueError as exc:
+        raise CLIError("basins", _one_line(exc)) from None
+
+    meta = chosen.meta() | {
+        "xrange": list(chosen.xrange),
+        "yrange": list(chosen.yrange),
+        "optimizer": opt.name,
+        "hyper": opt.full_hyper,
+        "schedule": opt.schedule,
+        "schedule_params": opt.full_schedule_params,
+        "noise": opt.noise,
+        "seed": opt.seed,
+        "steps": steps,
+        "grid": grid,
+        "minima_from_critical": bool(ns.minima_from_critical),
+        "critical_minima": [list(m) for m in minima or ()],
+        "labels": {"diverged": -1, "not_converged": -2},
+    }
+    _save_basins(ns.out, bmap, meta)
+    if not ns.quiet:
+        print(_basins_summary(bmap))
+    return 0
+
+
+def _save_basins(path: str, bmap: Any, meta: Mapping[str, Any]) -> None:
+    """np.savez with plain arrays and strings only: loads with allow_pickle=False."""
+    import numpy as np
+
+    from lossviewer.io.surface_npz import atomic_open
+
+    arrays = {
+        "xs": np.asarray(bmap.xs, dtype=np.float64),
+        "ys": np.asarray(bmap.ys, dtype=np.float64),
+        "labels": np.asarray(bmap.labels, dtype=np.int64),
+        "ends": np.asarray(bmap.ends, dtype=np.float64),
+        "attractors": np.asarray(bmap.attractors, dtype=np.float64).reshape(-1, 2),
+        "attractor_values": np.asarray(bmap.attractor_values, dtype=np.float64).reshape(-1),
+        "shares": np.asarray(bmap.shares, dtype=np.float64).reshape(-1),
+        "attractor_kinds": np.array([str(k) for k in bmap.attractor_kinds], dtype=np.str_),
+        "end_values": np.asarray(bmap.end_values, dtype=np.float64),
+        "status": np.asarray(bmap.status, dtype=np.int8),
+        "stop": np.asarray(bmap.stop, dtype=np.int64),
+        "diverged_share": np.float64(bmap.diverged_share),
+        "not_converged_share": np.float64(bmap.not_converged_share),
+        # the text fields also on their own, for readers that skip the JSON
+        "function": np.str_(meta["function"]),
+        "formula": np.str_(meta.get("formula", "")),
+        "optimizer": np.str_(meta["optimizer"]),
+        "steps": np.int64(meta["steps"]),
+        "grid": np.int64(meta["grid"]),
+        "meta": np.str_(json.dumps(_jsonable(meta), allow_nan=False)),
+    }
+    try:
+        with atomic_open(path, "wb") as fh:
+            # a file object: np.savez would otherwise append ".npz" to the name
+            np.savez(fh, **arrays)
+    except OSError as exc:
+        raise CLIError("--out", f"cannot write {path!r}: {exc.strerror or exc}") from None
+
+
+def _jsonable(obj: Any) -> Any:
+    """Metadata as strict JSON data: tuples as lists, numpy scalars as numbers, NaN as None."""
+    import numpy as np
+
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not m:
+        raise CLIError("--size", f"expected WIDTHxHEIGHT such as 1600x1000, got {text!r}")
+    w, h = int(m.group(1)), int(m.group(2))
+    if not (MIN_SIZE <= w <= MAX_SIZE and MIN_SIZE <= h <= MAX_SIZE):
+        raise CLIError("--size", f"width and height must lie in [{MIN_SIZE}, {MAX_SIZE}]")
+    return (w, h)
+
+
 def _cmd_gui(ns: argparse.Namespace) -> int:
-    function = None
-    if ns.gui_function is not None:
+    plain = all(v is None for v in (ns.gui_formula, ns.gui_param, ns.gui_xrange, ns.gui_yrange))
+    function = chosen = None
+    if plain and ns.gui_function is not None:
         function = _lookup(_landscapes(), ns.gui_function, "--function", "function")
-    size = None
-    if ns.gui_size is not None:
-        m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", ns.gui_size)
-        if not m:
-            raise CLIError(
-                "--size", f"expected WIDTHxHEIGHT such as 1600x1000, got {ns.gui_size!r}"
-            )
-        w, h = int(m.group(1)), int(m.group(2))
-        if not (MIN_SIZE <= w <= MAX_SIZE and MIN_SIZE <= h <= MAX_SIZE):
-            raise CLIError("--size", f"width and height must lie in [{MIN_SIZE}, {MAX_SIZE}]")
-        size = (w, h)
+    elif not plain:
+        # validated here, before Qt starts: a bad formula is one line, and no window
+        chosen = _choose_landscape(ns.gui_function, ns.gui_formula, ns.gui_param,
+                                   ns.gui_xrange, ns.gui_yrange, required=False)
+    size = None if ns.gui_size is None else _size(ns.gui_size)
     if ns.gui_screenshot is not None:
         _check_writable("--screenshot", ns.gui_screenshot)
+    if chosen is not None:
+        changes: dict[str, Any] = {
+            "function": "formula" if chosen.is_formula else chosen.function,
+            "params": dict(chosen.landscape.params),
+            "xrange": chosen.xrange,
+            "yrange": chosen.yrange,
+        }
+        if chosen.is_formula:
+            # a typed formula may be negative or zero: a log scale would hide it
+            changes |= {"formula": chosen.formula, "declarations": chosen.declarations,
+                        "zscale": "linear"}
+        return _open_window_on(changes, ns.gui_screenshot, ns.gui_smoke_test, size)
     # Qt is imported only now, so that the subcommands never need it (or a display)
     try:
         from lossviewer.app import run_gui
@@ -712,6 +1210,39 @@ def _cmd_gui(ns: argparse.Namespace) -> int:
         )
         or 0
     )
+
+
+def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_test: bool,
+                    size: tuple[int, int] | None) -> int:
+    """As lossviewer.app.run_gui, on the default scene switched to ``landscape``
+    (Scene.set_landscape keywords): a formula, or a function with parameters/ranges."""
+    from lossviewer.scene.scene import default_scene
+
+    scene = default_scene()  # Qt-free
+    try:
+        scene.set_landscape(**landscape)
+    except ValueError as exc:  # checked before, so unlikely: still one line
+        raise CLIError("--formula" if "formula" in landscape else "--function",
+                       _one_line(exc)) from None
+    try:
+        from lossviewer.app import create_application
+    except ImportError as exc:
+        print(f"{PROG}: error: cannot start the window: {exc}", file=sys.stderr)
+        return 1
+    app = create_application()
+    from lossviewer.ui.main_window import MainWindow
+
+    # headless renders neither read nor overwrite the user's window layout
+    window = MainWindow(scene=scene, persist_layout=not (screenshot or smoke_test))
+    window.resize(*(size or (1500, 900)))
+    if screenshot or smoke_test:
+        from lossviewer.ui.offscreen import run_screenshot, run_smoke_test
+
+        if smoke_test:
+            return int(run_smoke_test(app, window) or 0)
+        return int(run_screenshot(app, window, screenshot) or 0)
+    window.show()
+    return int(app.exec() or 0)
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -737,15 +1268,22 @@ def main(argv: list[str] | None = None) -> int:
                 f
                 for f, v in (
                     ("--function", ns.gui_function),
+                    ("--formula", ns.gui_formula),
+                    ("--param", ns.gui_param),
+                    ("--xrange", ns.gui_xrange),
+                    ("--yrange", ns.gui_yrange),
                     ("--screenshot", ns.gui_screenshot),
                     ("--size", ns.gui_size),
                     ("--smoke-test", ns.gui_smoke_test or None),
                 )
                 if v is not None
             ]
-            if stray == ["--function"] and ns.command in ("path", "surface"):
+            landscape_flags = {"--function", "--formula", "--param", "--xrange", "--yrange"}
+            if stray and set(stray) <= landscape_flags and ns.command in _LANDSCAPE_COMMANDS:
+                metavar = {"--function": "NAME", "--formula": "EXPR", "--param": "NAME=VALUE",
+                           "--xrange": "A,B", "--yrange": "C,D"}[stray[0]]
                 raise CLIError(
-                    "--function", f"goes after the command: {PROG} {ns.command} --function NAME"
+                    stray[0], f"goes after the command: {PROG} {ns.command} {stray[0]} {metavar}"
                 )
             if stray:
                 raise CLIError(stray[0], f"is a window option; '{ns.command}' does not take it")
@@ -757,6 +1295,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_path(ns)
         if ns.command == "surface":
             return _cmd_surface(ns)
+        if ns.command == "critical":
+            return _cmd_critical(ns)
+        if ns.command == "basins":
+            return _cmd_basins(ns)
         return _cmd_gui(ns)
     except CLIError as exc:
         line = " ".join(f"{PROG}: error: {exc} ({hint})".split())
