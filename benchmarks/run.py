@@ -18,6 +18,10 @@ Rows
   4      longest GUI-thread stall while a 1024² surface and 6 paths recompute vs the
          surface computed synchronously on the GUI thread
   5      cold start to the first rendered 3D frame vs ``import PySide6.QtWidgets``
+  6      basin map, 256² starts × 500 steps of Adam on Himmelblau: basins() vs
+         simulate() from each start one at a time (timed on 200 starts, extrapolated)
+  7      value_and_grad on 1024² points: Rosenbrock typed as a formula (exact sympy
+         derivatives, lambdified) vs the built-in hand-written Rosenbrock
 
 ``--quick`` shrinks grids and repeats so the whole run takes well under a minute;
 its numbers only show that every row works.
@@ -64,6 +68,8 @@ ROW_TITLES = {
     "4": "UI stall while recomputing",
     "4b": "GUI-thread stall from the computation alone",
     "5": "Cold start to first 3D frame",
+    "6": "Basin map 256² × 500 steps (Adam, Himmelblau)",
+    "7": "Formula vs built-in (1024² value+grad)",
 }
 
 
@@ -514,7 +520,6 @@ def _longest_gap(app, trigger: Callable[[], None], done: Callable[[], bool],
 
 def bench_stall(app, resolution: int) -> Row:
     from lossviewer.core.grid import prepare_surface, sample_surface
-    from lossviewer.core.landscape_spec import LandscapeSpec
     from lossviewer.ui.job_runner import JobRunner
     from lossviewer.ui.main_window import MainWindow
     from lossviewer.ui.offscreen import wait_until_ready
@@ -711,6 +716,101 @@ def bench_cold_start(reps: int) -> Row:
                                "a grabFramebuffer afterwards checks the frame's colours"})
 
 
+# -- row 6: basin map ------------------------------------------------------------------
+
+#: starts the alternative (one simulate() per start) is timed on, then extrapolated
+BASIN_ALT_STARTS = 200
+
+
+def bench_basins(quick: bool) -> Row:
+    from lossviewer.core.basins import MAX_WORKERS, _cpus, basins
+    from lossviewer.core.functions import make_landscape
+    from lossviewer.core.trajectory import STATUSES, simulate
+
+    land = make_landscape("himmelblau")
+    n, steps, reps = (64, 100, 2) if quick else (256, 500, 5)
+    hyper = {"lr": 0.05}
+    box = ((-5.0, 5.0), (-5.0, 5.0))
+    basins(land, "adam", hyper, *box, 16, 20)  # warm-up (imports, first calls)
+    ours, bm = [], None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        bm = basins(land, "adam", hyper, *box, n, steps)
+        ours.append(time.perf_counter() - t0)
+
+    # the alternative: what a user without basins() writes, one simulate() per start
+    idx = np.linspace(0, n * n - 1, BASIN_ALT_STARTS).round().astype(int)
+    iy, ix = np.divmod(idx, n)
+    t0 = time.perf_counter()
+    trajs = [simulate(land, "adam", hyper, [(bm.xs[i], bm.ys[j])], steps)
+             for i, j in zip(ix, iy, strict=True)]
+    alt_sub = time.perf_counter() - t0
+    alt = alt_sub * (n * n) / len(idx)
+    same_status = all(STATUSES[bm.status[j, i]] == t.status[0]
+                      for i, j, t in zip(ix, iy, trajs, strict=True))
+    dev = max(float(np.max(np.abs(bm.ends[j, i] - t.final_points[0])))
+              for i, j, t in zip(ix, iy, trajs, strict=True) if t.status[0] != "diverged")
+
+    o, a = _ms(_median(ours)), _ms(alt)
+    name = ROW_TITLES["6"] + (f" (quick: {n}² × {steps} steps)" if quick else "")
+    return Row("6", name, o, a, a / o, "speed-up: alternative / ours", "≤ 2 s", "ours",
+               2000.0, o <= 2000.0, details={
+                   "grid": n, "steps": steps, "optimizer": "adam", "hyper": hyper,
+                   "ours_runs_ms": [_ms(t) for t in ours],
+                   "alternative": f"simulate() from each start one at a time, timed on "
+                                  f"{len(idx)} starts spread over the grid "
+                                  f"({_ms(alt_sub):.0f} ms) and extrapolated to {n}² starts",
+                   "same_status_on_timed_starts": same_status,
+                   "max_end_point_difference_on_timed_starts": dev,
+                   "shares": [float(s) for s in bm.shares],
+                   "not_converged_share": bm.not_converged_share,
+                   "diverged_share": bm.diverged_share,
+                   "worker_threads": min(MAX_WORKERS, _cpus()), "cpus": os.cpu_count()})
+
+
+# -- row 7: typed formula vs built-in ---------------------------------------------------
+
+FORMULA_ROSENBROCK = "(a - x)^2 + b*(y - x^2)^2"
+
+
+def bench_formula(quick: bool) -> Row:
+    from lossviewer.core.formula import FormulaLandscape, compile_formula
+    from lossviewer.core.functions import make_landscape
+
+    n, reps = (256, 3) if quick else (1024, 9)
+    builtin = make_landscape("rosenbrock")
+    compile_formula.cache_clear()
+    t0 = time.perf_counter()
+    formula = FormulaLandscape(FORMULA_ROSENBROCK, "a=1, b=100", domain=builtin.domain)
+    compile_s = time.perf_counter() - t0
+    (x0, x1), (y0, y1) = builtin.domain
+    X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    P = np.stack([X, Y], axis=-1).reshape(-1, 2)
+    fv, fg = formula.value_and_grad(P)  # warm-up, and both sides must agree
+    bv, bg = builtin.value_and_grad(P)
+    dev_v = float(np.max(np.abs(fv - bv) / np.maximum(1.0, np.abs(bv))))
+    dev_g = float(np.max(np.abs(fg - bg) / np.maximum(1.0, np.abs(bg))))
+    ours, alt = [], []
+    for _ in range(reps):  # interleaved, so drifting machine load hits both sides alike
+        t0 = time.perf_counter()
+        formula.value_and_grad(P)
+        ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        builtin.value_and_grad(P)
+        alt.append(time.perf_counter() - t0)
+    o, a = _ms(_median(ours)), _ms(_median(alt))
+    ratio = o / a
+    name = f"{ROW_TITLES['7']}, Rosenbrock" + (f" (quick: {n}²)" if quick else "")
+    return Row("7", name, o, a, ratio, "slowdown: ours / alternative", "≤ 1.5× slower",
+               "ratio", 1.5, ratio <= 1.5, details={
+                   "grid": n, "points": n * n, "reps": reps, "formula": FORMULA_ROSENBROCK,
+                   "params": {"a": 1.0, "b": 100.0},
+                   "ours_runs_ms": [_ms(t) for t in ours],
+                   "alternative_runs_ms": [_ms(t) for t in alt],
+                   "compile_ms_first_in_process": _ms(compile_s),
+                   "max_rel_dev_value": dev_v, "max_rel_dev_grad": dev_g})
+
+
 # -- table and main ----------------------------------------------------------------------
 
 
@@ -789,6 +889,8 @@ def main(argv: list[str] | None = None) -> int:
         ("4", lambda: bench_stall(app, 512 if q else 1024)),
         ("4b", lambda: bench_compute_stall(app, 512 if q else 1024)),
         ("5", lambda: bench_cold_start(1 if q else 3)),
+        ("6", lambda: bench_basins(q)),
+        ("7", lambda: bench_formula(q)),
     ]
     if args.rows:
         wanted = {r.strip() for r in args.rows.split(",")}

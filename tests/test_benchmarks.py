@@ -23,6 +23,8 @@ ROWS = {
     "4": "UI stall while recomputing",
     "4b": "GUI-thread stall from the computation alone",
     "5": "Cold start to first 3D frame",
+    "6": "Basin map 256² × 500 steps (Adam, Himmelblau)",
+    "7": "Formula vs built-in (1024² value+grad)",
 }
 NUMERIC = ("ours", "alternative", "ratio", "target_value")
 
