@@ -1,11 +1,12 @@
 """FormulaEditor: type f(x, y) and its parameters, checked as you type.
 
-The text is checked a moment after each keystroke (parsing is a whitelist, so
-checking is safe and fast; a valid formula is compiled once and cached) and
-the verdict shown under the fields: the formula as understood, or what is wrong
-and at which column. A valid formula is submitted after a short pause or at
-once with Enter; an invalid one never replaces the formula shown, so the
-user's last good landscape stays on screen while they type.
+The text is parsed a moment after each keystroke (a whitelist parse: safe, a
+few ms) and the verdict shown under the fields: the formula as understood, or
+what is wrong and at which column. A valid formula is applied after a short
+pause or at once with Enter: its exact derivatives are worked out on a worker
+thread (sympy takes 10 ms to about a second), and only then is it submitted,
+already compiled and cached. An invalid one never replaces the formula shown,
+so the user's last good landscape stays on screen while they type.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
 
+from lossviewer.compute.jobs import FormulaRequest, formula_job
 from lossviewer.core.formula import (
     KNOWN_CONSTANTS,
     KNOWN_FUNCTIONS,
     MAX_LENGTH,
     FormulaError,
-    compile_formula,
+    parse_formula,
     parse_parameters,
 )
+from lossviewer.ui.job_runner import JobRunner
 
 #: pause after the last keystroke before a valid formula is applied
 APPLY_AFTER_MS = 450
@@ -67,12 +70,27 @@ class FormulaEditor(QWidget):
         self._apply_timer = QTimer(self, singleShot=True, interval=APPLY_AFTER_MS)
         self._apply_timer.timeout.connect(self.submit)
         self._applied: tuple[str, str] | None = None
+        self._pending: tuple[str, str] | None = None
+        self.compiler = JobRunner("formula", self)
+        self.compiler.finished.connect(self._on_compiled)
+        self.compiler.failed.connect(lambda msg: self._show_error(self.expression,
+                                                                  msg.split("\n", 1)[0]))
         for field in (self.expression, self.declarations):
             field.textEdited.connect(self._on_edited)
             field.returnPressed.connect(self.submit)
 
+    def warm_up(self) -> None:
+        """Derive the shown formula in the background (imports sympy: ~0.5 s, once)."""
+        try:
+            names = tuple(p.name for p in parse_parameters(self.declarations.text()))
+        except FormulaError:
+            names = ()
+        self.compiler.submit(formula_job, FormulaRequest(self.expression.text(), names))
+
     def set_text(self, expression: str, declarations: str) -> None:
         """Show the scene's formula (does not submit it)."""
+        if (expression, declarations) == self._applied:
+            return  # keep what the user is typing
         self._apply_timer.stop()
         self._applied = (expression, declarations)
         if self.expression.text() != expression:
@@ -85,24 +103,27 @@ class FormulaEditor(QWidget):
         self._check_timer.start()
         self._apply_timer.start()
 
-    def check(self) -> bool:
-        """Validate both fields; show the verdict; True when the formula is usable."""
+    def check(self) -> tuple[str, ...] | None:
+        """Parse both fields and show the verdict; the parameter names if usable."""
         expr, decl = self.expression.text(), self.declarations.text()
         where = self.expression
         try:
             where = self.declarations
-            names = [p.name for p in parse_parameters(decl)]
+            names = tuple(p.name for p in parse_parameters(decl))
             where = self.expression
-            compiled = compile_formula(expr, names)
+            parsed = parse_formula(expr, names)
         except FormulaError as exc:
             self._show_error(where, str(exc))
-            return False
+            return None
+        self._show_ok(str(parsed).replace("**", "^"))
+        return names
+
+    def _show_ok(self, pretty: str, note: str = "") -> None:
         for field in (self.expression, self.declarations):
             field.setStyleSheet("")
         self.verdict.setStyleSheet(OK_STYLE)
-        self.verdict.setText(f"✓ f(x, y) = {compiled.pretty}")
+        self.verdict.setText(f"✓ f(x, y) = {pretty}{note}")
         self.verdict.setToolTip("")
-        return True
 
     def _show_error(self, field: QLineEdit, message: str) -> None:
         other = self.declarations if field is self.expression else self.expression
@@ -113,13 +134,30 @@ class FormulaEditor(QWidget):
         self.verdict.setText(f"✗ {what}: {message}")
         self.verdict.setToolTip(message)
 
-    def submit(self) -> None:
-        """Apply the fields if they are valid and differ from what the scene shows."""
+    def submit(self, force: bool = False) -> None:
+        """Apply the fields if they are valid and differ from what the scene shows
+        (``force``: even if they do not, e.g. to switch from a built-in to them)."""
         self._apply_timer.stop()
         self._check_timer.stop()
-        if not self.check():
+        names = self.check()
+        if names is None:
             return
         text = (self.expression.text(), self.declarations.text())
-        if text != self._applied:
-            self._applied = text
-            self.submitted.emit(*text)
+        if not force and (text == self._applied or text == self._pending):
+            return
+        self._pending = text
+        self.verdict.setText(self.verdict.text() + "   (deriving …)")
+        self.compiler.submit(formula_job, FormulaRequest(text[0], names))
+
+    def _on_compiled(self, result) -> None:
+        text, self._pending = self._pending, None
+        if text is None:  # the warm-up
+            return
+        if isinstance(result, FormulaError):  # e.g. derivatives too large
+            self._show_error(self.expression, str(result))
+            return
+        if text != (self.expression.text(), self.declarations.text()):
+            return  # typed on meanwhile: the newer text is on its way
+        self._show_ok(result.pretty)
+        self._applied = text
+        self.submitted.emit(*text)

@@ -58,6 +58,7 @@ PATHS_DEBOUNCE_MS = 15
 FRAME_INTERVAL_MS = 33
 ERROR_SHOWN_MS = 6000
 REDRAW_THROTTLE_MS = 40
+WARM_UP_AFTER_MS = 2500
 
 
 class MainWindow(QMainWindow):
@@ -169,6 +170,11 @@ class MainWindow(QMainWindow):
         self._request_surface()
         self._request_paths()
         self.analysis.request()
+        # sympy's first import costs ~0.5 s: take it on a worker once the window is up,
+        # so choosing "Formula" later does not wait for it
+        self._warm_up_timer = _single_shot(self, WARM_UP_AFTER_MS,
+                                           self.landscape_dock.formula_editor.warm_up)
+        self._warm_up_timer.start()
         self._clock.start()
         self.surface_view.setFocus()
         app = QApplication.instance()
@@ -259,6 +265,9 @@ class MainWindow(QMainWindow):
         menu.aboutToShow.connect(lambda: acts[current()].setChecked(True))
 
     def _apply_landscape(self, **changes) -> None:
+        if changes.get("function") == FORMULA and not self.scene.landscape_settings.is_formula:
+            self.landscape_dock.choose_formula()  # derived on a worker first
+            return
         try:
             self.scene.set_landscape(**changes)
         except ValueError as exc:
@@ -607,7 +616,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         for timer in (self._clock, self._surface_timer, self._paths_timer, self._paths_redraw,
-                      self._frame_redraw, self._error_timer):
+                      self._frame_redraw, self._error_timer, self._warm_up_timer):
             timer.stop()
         self.analysis.stop_timers()
         if self._persist_layout:

@@ -44,8 +44,10 @@ def test_formula_typed_in_the_dock_becomes_the_landscape(window, qtbot):
     ed.expression.clear()
     qtbot.keyClicks(ed.expression, "(a - x)^2 + b*(y - x^2)^2")
     qtbot.keyClick(ed.expression, Qt.Key.Key_Return)
+    # derived on a worker, then applied
+    qtbot.waitUntil(lambda: window.scene.landscape_settings.is_formula, timeout=10_000)
     s = window.scene.landscape_settings
-    assert s.is_formula and s.formula == "(a - x)^2 + b*(y - x^2)^2"
+    assert s.formula == "(a - x)^2 + b*(y - x^2)^2"
     assert s.params == {"a": 1.0, "b": 100.0}
     assert ed.verdict.text().startswith("✓")
     # one slider per declared parameter, and it drives the landscape
@@ -68,6 +70,8 @@ def test_formula_typed_in_the_dock_becomes_the_landscape(window, qtbot):
     ("sin(x + 1", "expected ')'"),
     ("__import__('os').system('true')", ""),
     ("9**9**9", "too large"),
+    # parses, but its derivatives are refused on the worker
+    ("*".join(f"(x+{k}*y+{k})" for k in range(1, 40)), "too complex"),
 ])
 def test_a_bad_formula_is_explained_and_the_landscape_kept(window, qtbot, text, fragment):
     window.scene.set_landscape(function="formula", formula="x^2 + y^2", declarations="")
@@ -76,7 +80,9 @@ def test_a_bad_formula_is_explained_and_the_landscape_kept(window, qtbot, text, 
     ed.expression.clear()
     qtbot.keyClicks(ed.expression, text)
     qtbot.keyClick(ed.expression, Qt.Key.Key_Return)
-    assert ed.verdict.text().startswith("✗")
+    qtbot.waitUntil(lambda: not ed.compiler.busy, timeout=10_000)
+    qtbot.wait(30)
+    assert ed.verdict.text().startswith("✗"), ed.verdict.text()
     assert fragment in ed.verdict.text()
     assert window.scene.landscape_settings == before
     # and the pause-to-apply timer does not apply it either
@@ -207,3 +213,17 @@ def test_basin_image_colours_and_signed_log_scale():
     assert t[2] == 0 and np.all(np.diff(t[:6]) > 0)  # monotone, sign kept
     for pos, label in scale.ticks():
         assert abs(np.arcsinh(float(label) / scale.s) - pos) < 1e-12
+
+
+def test_choosing_formula_derives_it_off_the_gui_thread(window, qtbot):
+    from lossviewer.core.formula import compile_formula
+
+    compile_formula.cache_clear()  # nothing cached: the derivation has to run
+    window._apply_landscape(function="formula")  # as the View menu does
+    # the scene switches only once the worker has derived the formula
+    assert not window.scene.landscape_settings.is_formula
+    assert window.landscape_dock.formula_editor.compiler.busy
+    qtbot.waitUntil(lambda: window.scene.landscape_settings.is_formula, timeout=10_000)
+    assert window.landscape_dock.function.currentData() == "formula"
+    _settle(window, qtbot)
+    assert window.scene.surface_up_to_date

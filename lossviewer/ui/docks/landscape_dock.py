@@ -85,10 +85,9 @@ class LandscapeDock(SceneDock):
         self.setWidget(body)
 
         self.refresh()
-        self.function.currentIndexChanged.connect(
-            lambda _i: self._apply(function=self.function.currentData()))
+        self.function.currentIndexChanged.connect(lambda _i: self._on_function_chosen())
         self.formula_editor.submitted.connect(
-            lambda expr, decl: self._apply(formula=expr, declarations=decl))
+            lambda expr, decl: self._apply(function=FORMULA, formula=expr, declarations=decl))
         for box in (self.x0, self.x1):
             box.valueChanged.connect(
                 lambda _v: self._apply(xrange=(self.x0.value(), self.x1.value())))
@@ -101,6 +100,20 @@ class LandscapeDock(SceneDock):
         self.colormap.currentIndexChanged.connect(
             lambda _i: self._apply(colormap=self.colormap.currentData()))
         scene.landscape_changed.connect(lambda _s: self.refresh())
+
+    def _on_function_chosen(self) -> None:
+        if self._refreshing:
+            return
+        if self.function.currentData() == FORMULA:
+            self.choose_formula()
+        else:
+            self._apply(function=self.function.currentData())
+
+    def choose_formula(self) -> None:
+        """Switch to the typed formula once it is derived (on a worker: no freeze)."""
+        self.formula.setVisible(False)
+        self.formula_editor.setVisible(True)
+        self.formula_editor.submit(force=True)
 
     def _apply(self, **changes) -> None:
         self.apply(lambda: self.scene.set_landscape(**changes))
