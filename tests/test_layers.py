@@ -37,3 +37,16 @@ def test_import_linter_contracts_hold() -> None:
     out = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Contracts: 2 kept, 0 broken" in out.stdout, out.stdout
+
+
+def test_the_window_starts_without_sympy() -> None:
+    """sympy costs ~0.5 s to import: only a typed formula may load it, not start-up."""
+    code = """
+import sys
+import lossviewer.cli, lossviewer.app, lossviewer.ui.main_window
+print("sympy" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

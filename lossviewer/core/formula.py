@@ -86,6 +86,20 @@ import sympy
 from numpy.typing import ArrayLike, NDArray
 from sympy.printing.numpy import NumPyPrinter
 
+from lossviewer.core.formula_language import (
+    KNOWN_CONSTANTS,
+    KNOWN_FUNCTIONS,
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_GRADIENT_SIZE,
+    MAX_HESSIAN_SIZE,
+    MAX_LENGTH,
+    MAX_MAGNITUDE_LOG10,
+    MAX_NODES,
+    MAX_PARAMETERS,
+    VARIABLES,
+    FormulaError,
+)
 from lossviewer.core.landscape import Domain, Landscape, ParamSpec
 
 __all__ = [
@@ -106,40 +120,6 @@ __all__ = [
     "parse_formula",
     "parse_parameters",
 ]
-
-#: longest formula (and longest parameter declaration text), in characters
-MAX_LENGTH = 1000
-#: deepest nesting of parentheses, calls, powers and unary signs
-MAX_DEPTH = 50
-#: most syntax nodes (numbers, names, operators, calls) in one formula
-MAX_NODES = 500
-#: most declared parameters
-MAX_PARAMETERS = 20
-#: largest |constant exponent| of a power whose base depends on x, y or a parameter
-MAX_EXPONENT = 1000
-#: constant numbers must satisfy |v| <= 10**MAX_MAGNITUDE_LOG10
-MAX_MAGNITUDE_LOG10 = 300
-#: largest gradient (nodes of gx and gy written out as trees): the Hessian of a
-#: formula near this limit takes about a second to derive and compile
-MAX_GRADIENT_SIZE = 1500
-#: largest Hessian (nodes of its three entries written out as trees)
-MAX_HESSIAN_SIZE = 50000
-
-KNOWN_CONSTANTS: tuple[str, ...] = ("pi", "e")
-VARIABLES: tuple[str, ...] = ("x", "y")
-
-
-class FormulaError(ValueError):
-    """A formula or parameter declaration that cannot be used.
-
-    ``column`` is the 1-based character position the message is about (None
-    when the problem is not at one place).
-    """
-
-    def __init__(self, message: str, column: int | None = None) -> None:
-        super().__init__(message)
-        self.column = column
-
 
 def _fail(message: str, column: int | None = None) -> FormulaError:
     """A FormulaError whose message ends with "at column N"."""
@@ -347,7 +327,6 @@ _FUNCTIONS: dict[str, tuple[int, Callable[..., sympy.Expr]]] = {
     "min": (2, lv_min),
     "max": (2, lv_max),
 }
-KNOWN_FUNCTIONS: tuple[str, ...] = tuple(_FUNCTIONS)
 #: functions whose constant argument must stay below this (exp(1000) is about 1e434);
 #: checked before sympy evaluates anything
 _EXP_LIKE = {"exp": 1000.0, "sinh": 1000.0, "cosh": 1000.0}

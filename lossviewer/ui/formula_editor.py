@@ -15,13 +15,13 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
 
 from lossviewer.compute.jobs import FormulaRequest, formula_job
-from lossviewer.core.formula import (
+
+# not lossviewer.core.formula: that imports sympy (0.5 s), which waits for first use
+from lossviewer.core.formula_language import (
     KNOWN_CONSTANTS,
     KNOWN_FUNCTIONS,
     MAX_LENGTH,
     FormulaError,
-    parse_formula,
-    parse_parameters,
 )
 from lossviewer.ui.job_runner import JobRunner
 
@@ -81,14 +81,16 @@ class FormulaEditor(QWidget):
 
     def warm_up(self) -> None:
         """Derive the shown formula in the background (imports sympy: ~0.5 s, once)."""
+        from lossviewer.core.formula import parse_parameters
+
         try:
             names = tuple(p.name for p in parse_parameters(self.declarations.text()))
         except FormulaError:
             names = ()
         self.compiler.submit(formula_job, FormulaRequest(self.expression.text(), names))
 
-    def set_text(self, expression: str, declarations: str) -> None:
-        """Show the scene's formula (does not submit it)."""
+    def set_text(self, expression: str, declarations: str, check: bool = True) -> None:
+        """Show the scene's formula (does not submit it); ``check`` shows the verdict."""
         if (expression, declarations) == self._applied:
             return  # keep what the user is typing
         self._apply_timer.stop()
@@ -97,7 +99,8 @@ class FormulaEditor(QWidget):
             self.expression.setText(expression)
         if self.declarations.text() != declarations:
             self.declarations.setText(declarations)
-        self.check()
+        if check:
+            self.check()
 
     def _on_edited(self, _text: str) -> None:
         self._check_timer.start()
@@ -105,6 +108,8 @@ class FormulaEditor(QWidget):
 
     def check(self) -> tuple[str, ...] | None:
         """Parse both fields and show the verdict; the parameter names if usable."""
+        from lossviewer.core.formula import parse_formula, parse_parameters
+
         expr, decl = self.expression.text(), self.declarations.text()
         where = self.expression
         try:

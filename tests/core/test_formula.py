@@ -783,3 +783,10 @@ def test_landscape_value_on_points_of_every_shape():
         assert land.hess(P).shape == shape + (2,)
     with pytest.raises(ValueError):
         land.value(np.zeros(3))
+
+
+def test_the_sympy_free_language_module_lists_the_parser_s_functions():
+    from lossviewer.core import formula, formula_language
+
+    assert tuple(formula._FUNCTIONS) == formula_language.KNOWN_FUNCTIONS
+    assert formula.FormulaError is formula_language.FormulaError

@@ -127,7 +127,8 @@ class LandscapeDock(SceneDock):
             self.formula.setText("" if s.is_formula else land.formula)
             self.formula.setVisible(not s.is_formula)
             self.formula_editor.setVisible(s.is_formula)
-            self.formula_editor.set_text(s.formula, s.declarations)
+            # checked only when shown: checking imports sympy (0.5 s) on first use
+            self.formula_editor.set_text(s.formula, s.declarations, check=s.is_formula)
             self._rebuild_params(land.param_specs, s.params)
             self.x0.setValue(s.xrange[0])
             self.x1.setValue(s.xrange[1])
