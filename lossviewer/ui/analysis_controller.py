@@ -17,15 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
-from lossviewer.compute.analysis_jobs import (
-    CriticalRequest,
-    CurvatureRequest,
-    critical_job,
-    curvature_job,
-)
-from lossviewer.compute.basin_job import BasinRequest, basin_job
-from lossviewer.core.basins import DIVERGED, NOT_CONVERGED
-from lossviewer.core.curvature import arrow_segments
+# The analysis jobs and their core modules (~60 ms of imports) load on first use,
+# after the first frame: start-up is measured (benchmarks row 5).
 from lossviewer.scene.analysis import ARROWS_PER_SIDE, CURVATURE_RESOLUTION, HEATMAP_TITLES
 from lossviewer.scene.scene import Scene
 from lossviewer.ui import theme
@@ -117,6 +110,8 @@ def basin_colors(n: int) -> list[str]:
 
 def basin_image(labels: np.ndarray, n_attractors: int) -> np.ndarray:
     """Labels (ny, nx) as an RGBA uint8 image: a colour per basin, dark = diverged."""
+    from lossviewer.core.basins import DIVERGED, NOT_CONVERGED
+
     palette = [theme.rgba(c) for c in basin_colors(n_attractors)]
     lut = np.array([*palette, theme.rgba(theme.BASIN_DIVERGED_COLOR),
                     theme.rgba(theme.BASIN_NOT_CONVERGED_COLOR)], dtype=np.float64)
@@ -127,9 +122,12 @@ def basin_image(labels: np.ndarray, n_attractors: int) -> np.ndarray:
 
 class AnalysisController(QObject):
     def __init__(self, scene: Scene, surface_view: SurfaceView, contour_view: ContourView,
-                 attach_runner: Callable[[JobRunner], None], parent: QObject | None = None
-                 ) -> None:
+                 attach_runner: Callable[[JobRunner], None], parent: QObject | None = None,
+                 busy_elsewhere: Callable[[], bool] = lambda: False) -> None:
+        """``busy_elsewhere``: True while work the user is waiting for (the surface)
+        runs; analysis waits for it instead of competing for the two cores."""
         super().__init__(parent)
+        self._busy_elsewhere = busy_elsewhere
         self.scene = scene
         self.surface_view = surface_view
         self.contour_view = contour_view
@@ -197,6 +195,16 @@ class AnalysisController(QObject):
 
     def request(self) -> None:
         """Ask for critical points and (when shown) curvature if they are out of date."""
+        if self._busy_elsewhere():
+            self._timer.start()  # after the surface
+            return
+        from lossviewer.compute.analysis_jobs import (
+            CriticalRequest,
+            CurvatureRequest,
+            critical_job,
+            curvature_job,
+        )
+
         sc, a = self.scene, self.scene.analysis
         s = sc.landscape_settings
         key = sc.critical_key()
@@ -213,12 +221,17 @@ class AnalysisController(QObject):
         self._schedule_basins()
 
     def request_basins(self) -> None:
+        if self._busy_elsewhere():
+            self._basin_timer.start()
+            return
         sc, a = self.scene, self.scene.analysis
         key = sc.basins_key()
         if not a.settings.basins or key is None or key == a.basins_key:
             return
         if key == self._basins_key and self.basin_runner.busy:
             return
+        from lossviewer.compute.basin_job import BasinRequest, basin_job
+
         run = sc.runs[sc.selected]
         s = sc.landscape_settings
         minima = ()
@@ -283,6 +296,8 @@ class AnalysisController(QObject):
             self.contour_view.set_heatmap(None)
             self.surface_view.set_vertex_values(None)
             return
+        from lossviewer.core.curvature import arrow_segments
+
         field = res.field
         if s.arrows:
             xs, ys = field.xs, field.ys

@@ -11,10 +11,12 @@ so the user's last good landscape stays on screen while they type.
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
 
-from lossviewer.compute.jobs import FormulaRequest, formula_job
+from lossviewer.compute.jobs import FormulaRequest, FormulaResult, formula_job
 
 # not lossviewer.core.formula: that imports sympy (0.5 s), which waits for first use
 from lossviewer.core.formula_language import (
@@ -79,16 +81,6 @@ class FormulaEditor(QWidget):
             field.textEdited.connect(self._on_edited)
             field.returnPressed.connect(self.submit)
 
-    def warm_up(self) -> None:
-        """Derive the shown formula in the background (imports sympy: ~0.5 s, once)."""
-        from lossviewer.core.formula import parse_parameters
-
-        try:
-            names = tuple(p.name for p in parse_parameters(self.declarations.text()))
-        except FormulaError:
-            names = ()
-        self.compiler.submit(formula_job, FormulaRequest(self.expression.text(), names))
-
     def set_text(self, expression: str, declarations: str, check: bool = True) -> None:
         """Show the scene's formula (does not submit it); ``check`` shows the verdict."""
         if (expression, declarations) == self._applied:
@@ -106,8 +98,14 @@ class FormulaEditor(QWidget):
         self._check_timer.start()
         self._apply_timer.start()
 
-    def check(self) -> tuple[str, ...] | None:
-        """Parse both fields and show the verdict; the parameter names if usable."""
+    def check(self) -> bool:
+        """Parse both fields and show the verdict; True if usable (or not known yet).
+
+        Parsing needs sympy; until a first formula has been derived on the worker
+        (which imports it) the verdict waits for that instead of freezing the GUI.
+        """
+        if "lossviewer.core.formula" not in sys.modules:
+            return True
         from lossviewer.core.formula import parse_formula, parse_parameters
 
         expr, decl = self.expression.text(), self.declarations.text()
@@ -119,9 +117,9 @@ class FormulaEditor(QWidget):
             parsed = parse_formula(expr, names)
         except FormulaError as exc:
             self._show_error(where, str(exc))
-            return None
+            return False
         self._show_ok(str(parsed).replace("**", "^"))
-        return names
+        return True
 
     def _show_ok(self, pretty: str, note: str = "") -> None:
         for field in (self.expression, self.declarations):
@@ -144,25 +142,23 @@ class FormulaEditor(QWidget):
         (``force``: even if they do not, e.g. to switch from a built-in to them)."""
         self._apply_timer.stop()
         self._check_timer.stop()
-        names = self.check()
-        if names is None:
+        if not self.check():
             return
         text = (self.expression.text(), self.declarations.text())
         if not force and (text == self._applied or text == self._pending):
             return
         self._pending = text
         self.verdict.setText(self.verdict.text() + "   (deriving …)")
-        self.compiler.submit(formula_job, FormulaRequest(text[0], names))
+        self.compiler.submit(formula_job, FormulaRequest(*text))
 
-    def _on_compiled(self, result) -> None:
+    def _on_compiled(self, result: FormulaResult) -> None:
         text, self._pending = self._pending, None
-        if text is None:  # the warm-up
-            return
-        if isinstance(result, FormulaError):  # e.g. derivatives too large
-            self._show_error(self.expression, str(result))
-            return
-        if text != (self.expression.text(), self.declarations.text()):
+        if text is None or text != (self.expression.text(), self.declarations.text()):
             return  # typed on meanwhile: the newer text is on its way
-        self._show_ok(result.pretty)
+        if result.error:  # e.g. derivatives too large
+            self._show_error(self.declarations if result.field == "declarations"
+                             else self.expression, result.error)
+            return
+        self._show_ok(result.compiled.pretty)
         self._applied = text
         self.submitted.emit(*text)

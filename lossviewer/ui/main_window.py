@@ -34,7 +34,6 @@ from lossviewer.compute.jobs import (
     paths_job,
     surface_job,
 )
-from lossviewer.core.curvature import hessian_eigenvalues
 from lossviewer.core.functions import LANDSCAPES
 from lossviewer.core.grid import SurfaceDisplay
 from lossviewer.core.landscape_spec import FORMULA
@@ -58,7 +57,6 @@ PATHS_DEBOUNCE_MS = 15
 FRAME_INTERVAL_MS = 33
 ERROR_SHOWN_MS = 6000
 REDRAW_THROTTLE_MS = 40
-WARM_UP_AFTER_MS = 2500
 
 
 class MainWindow(QMainWindow):
@@ -119,7 +117,8 @@ class MainWindow(QMainWindow):
         for r in (self.surface_runner, self.paths_runner):
             self._attach_runner(r)
         self.analysis = AnalysisController(self.scene, self.surface_view, self.contour_view,
-                                           self._attach_runner, self)
+                                           self._attach_runner, self,
+                                           busy_elsewhere=lambda: self.surface_runner.busy)
         self.analysis_dock = AnalysisDock(self.scene, self.report_error,
                                           self.analysis.basin_legend, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.analysis_dock)
@@ -170,11 +169,6 @@ class MainWindow(QMainWindow):
         self._request_surface()
         self._request_paths()
         self.analysis.request()
-        # sympy's first import costs ~0.5 s: take it on a worker once the window is up,
-        # so choosing "Formula" later does not wait for it
-        self._warm_up_timer = _single_shot(self, WARM_UP_AFTER_MS,
-                                           self.landscape_dock.formula_editor.warm_up)
-        self._warm_up_timer.start()
         self._clock.start()
         self.surface_view.setFocus()
         app = QApplication.instance()
@@ -548,6 +542,8 @@ class MainWindow(QMainWindow):
         if not np.isfinite(x):
             self.contour_view.show_readout(x, y, "")
             return
+        from lossviewer.core.curvature import hessian_eigenvalues
+
         land = self.scene.landscape
         with np.errstate(all="ignore"):
             f = float(land.value(np.array([x, y])))
@@ -616,7 +612,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         for timer in (self._clock, self._surface_timer, self._paths_timer, self._paths_redraw,
-                      self._frame_redraw, self._error_timer, self._warm_up_timer):
+                      self._frame_redraw, self._error_timer):
             timer.stop()
         self.analysis.stop_timers()
         if self._persist_layout:
@@ -627,11 +623,15 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     @property
-    def ready(self) -> bool:
-        """True once the surface and every run's path are computed and nothing runs."""
+    def scene_ready(self) -> bool:
+        """The surface and every run's path are computed (the analysis may still run)."""
         return (self.scene.surface_up_to_date and not self.scene.stale_runs()
-                and not self.surface_runner.busy and not self.paths_runner.busy
-                and self.analysis.up_to_date)
+                and not self.surface_runner.busy and not self.paths_runner.busy)
+
+    @property
+    def ready(self) -> bool:
+        """True once everything shown is computed (analysis included) and nothing runs."""
+        return self.scene_ready and self.analysis.up_to_date
 
 
 class _Throttle(QTimer):

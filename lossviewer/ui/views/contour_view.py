@@ -169,6 +169,8 @@ class ContourView(pg.PlotWidget):
         The colour bar follows it (``ticks``: (position, label) when the values are
         a transform of what the labels say); isolines, paths and markers stay on top.
         """
+        if values is None and self._colorbar_target == "surface":
+            return  # nothing shown: rebinding the bar would re-render the loss image
         self._colorbar.axis.setTicks([ticks] if ticks else None)
         if values is None:
             self._heatmap.setVisible(False)
@@ -189,8 +191,9 @@ class ContourView(pg.PlotWidget):
     def set_arrows(self, segments: np.ndarray | None) -> None:
         """Line segments as consecutive point pairs, shape (2k, 2); None hides them."""
         if segments is None or len(segments) == 0:
-            self._arrows.clear()
-            self._arrows.setVisible(False)
+            if self._arrows.isVisible():
+                self._arrows.clear()
+                self._arrows.setVisible(False)
             return
         self._arrows.setData(segments[:, 0], segments[:, 1])
         self._arrows.setVisible(True)
@@ -200,6 +203,8 @@ class ContourView(pg.PlotWidget):
                    legend: list[tuple[str, str]] | None = None) -> None:
         """An (ny, nx, 4) uint8 image over the grid xs × ys; legend rows (colour, text)."""
         if rgba is None:
+            if not self._basins.isVisible() and not self._basin_legend:
+                return
             self._basins.setVisible(False)
             self._basin_legend = []
         else:
@@ -274,6 +279,9 @@ class ContourView(pg.PlotWidget):
 
     def set_markers(self, points: list[tuple[float, float, float, str]]) -> None:
         """points: (x, y, display z, kind), kind one of theme.MARKER_STYLES; with a legend."""
+        if points == getattr(self, "_marker_points", None):
+            return
+        self._marker_points = list(points)
         spots = []
         for x, y, _z, kind in points:
             symbol, color, size = theme.MARKER_STYLES[kind]

@@ -336,6 +336,8 @@ class SurfaceView(gl.GLViewWidget):
     def set_vertex_values(self, values: np.ndarray | None, levels: tuple[float, float] = (0, 1),
                           colormap: str | None = None) -> None:
         """Colour the mesh by another field on its grid (ny, nx), e.g. curvature; None: height."""
+        if values is None and self._vertex_values is None:
+            return  # already coloured by height: no re-upload of the mesh colours
         self._vertex_values = None if values is None else (values, levels, colormap)
         self._recolor()
 
