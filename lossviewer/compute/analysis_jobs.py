@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from lossviewer.compute.jobs import Progress
+from lossviewer.compute.jobs import Progress, progress_steps
 from lossviewer.core.critical_points import CriticalPoint, iter_critical_points
 from lossviewer.core.curvature import (
     CurvatureResult,
@@ -70,7 +69,7 @@ def critical_job(req: CriticalRequest) -> Generator[Progress, None, list[Critica
     yield Progress(0.0, "Critical points … 0%")
     land = req.landscape.make()
     gen = iter_critical_points(land, req.xrange, req.yrange, seeds=req.seeds)
-    return (yield from _progress(gen, 0.0, 1.0, "Critical points"))
+    return (yield from progress_steps(gen, 0.0, 1.0, "Critical points"))
 
 
 @dataclass(frozen=True)
@@ -106,30 +105,8 @@ def curvature_job(req: CurvatureRequest) -> Generator[Progress, None, CurvatureR
     yield Progress(0.0, f"{text} … 0%")
     land = req.landscape.make()
     xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
-    field = yield from _progress(iter_curvature_field(land, xs, ys), 0.0, FIELD_SHARE, text,
-                                 curvature_steps(n, n))
+    field = yield from progress_steps(iter_curvature_field(land, xs, ys), 0.0, FIELD_SHARE,
+                                      text, curvature_steps(n, n))
     arrows = gradient_arrows(land, (x0, x1), (y0, y1), req.arrows)
     yield Progress(1.0, f"{text} … 100%")
     return CurvatureResult(field, arrows)
-
-
-def _progress(gen: Generator[Any, None, Any], lo: float, hi: float, text: str,
-              expected: int | None = None) -> Generator[Progress, None, Any]:
-    """Run a step generator, yielding Progress from ``lo`` to ``hi``.
-
-    A generator that yields (done, total) sets the fraction itself; others count
-    their steps against ``expected``.
-    """
-    k = 0
-    while True:
-        try:
-            step = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        k += 1
-        if isinstance(step, tuple) and len(step) == 2:
-            f = step[0] / max(step[1], 1)
-        else:
-            f = min(k / expected, 1.0) if expected else 0.0
-        frac = lo + (hi - lo) * min(max(f, 0.0), 1.0)
-        yield Progress(frac, f"{text} … {100 * frac:.0f}%")

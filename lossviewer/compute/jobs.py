@@ -80,22 +80,22 @@ def surface_job(req: SurfaceRequest) -> Generator[Progress | Partial, None, Surf
     floor = best.value if best is not None else None
     n = req.resolution
     if n > 4 * PREVIEW_RESOLUTION:
-        preview = yield from _progress(
+        preview = yield from progress_steps(
             iter_surface(landscape, req.xrange, req.yrange, PREVIEW_RESOLUTION),
             0.0, 0.0, "Preview …")
-        prepared = yield from _progress(iter_prepare_surface(preview, floor), 0.0, 0.0,
+        prepared = yield from progress_steps(iter_prepare_surface(preview, floor), 0.0, 0.0,
                                         "Preview …")
         yield Partial(prepared)
-    surface = yield from _progress(iter_surface(landscape, req.xrange, req.yrange, n),
+    surface = yield from progress_steps(iter_surface(landscape, req.xrange, req.yrange, n),
                                    0.0, SAMPLING_SHARE, f"Surface {n}²")
     # steps of iter_prepare_surface: 1 + per scale (2 + row blocks + levels)
     blocks = -(-n // max(1, DISPLAY_ROWS_PER_STEP_POINTS // n))
     expected = 1 + 2 * (2 + blocks + CONTOUR_LEVELS)
-    return (yield from _progress(iter_prepare_surface(surface, floor), SAMPLING_SHARE, 1.0,
+    return (yield from progress_steps(iter_prepare_surface(surface, floor), SAMPLING_SHARE, 1.0,
                                  f"Contours {n}²", expected))
 
 
-def _progress(gen: Generator[Any, None, Any], lo: float, hi: float, text: str,
+def progress_steps(gen: Generator[Any, None, Any], lo: float, hi: float, text: str,
               expected: int | None = None) -> Generator[Progress, None, Any]:
     """Run a step generator, yielding Progress from ``lo`` to ``hi``.
 
@@ -113,7 +113,7 @@ def _progress(gen: Generator[Any, None, Any], lo: float, hi: float, text: str,
             f = step[0] / max(step[1], 1)
         else:
             f = min(k / expected, 1.0) if expected else 0.0
-        frac = lo + (hi - lo) * f
+        frac = lo + (hi - lo) * min(max(f, 0.0), 1.0)
         yield Progress(frac, f"{text} … {100 * frac:.0f}%")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import warnings
 
 import numpy as np
@@ -21,6 +20,7 @@ from lossviewer.core.curvature import curvature_field, gradient_arrows
 from lossviewer.core.functions import make_landscape
 from lossviewer.core.landscape import Landscape
 from lossviewer.core.landscape_spec import LandscapeSpec
+from tests.compute.threads import start_then_close_elsewhere
 
 
 def run(gen):
@@ -153,22 +153,4 @@ def test_jobs_can_be_closed_from_another_thread():
     spec = LandscapeSpec.create("ackley")
     gens = [critical_job(CriticalRequest(spec, (-5, 5), (-5, 5))),
             curvature_job(CurvatureRequest(spec, (-5, 5), (-5, 5), 256))]
-    errors = []
-
-    def start():
-        for g in gens:
-            for _ in range(3):
-                next(g)
-
-    def close():
-        for g in gens:
-            try:
-                g.close()
-            except Exception as exc:  # noqa: BLE001 - the test reports it
-                errors.append(exc)
-
-    for target in (start, close):
-        t = threading.Thread(target=target)
-        t.start()
-        t.join()
-    assert errors == []
+    assert start_then_close_elsewhere(gens) == []

@@ -17,6 +17,7 @@ from lossviewer.core.functions import make_landscape
 from lossviewer.core.grid import MESH_MAX_SIDE
 from lossviewer.core.landscape_spec import LandscapeSpec
 from lossviewer.core.trajectory import simulate
+from tests.compute.threads import start_then_close_elsewhere
 
 
 def run(gen):
@@ -77,29 +78,10 @@ def test_paths_job_equals_simulate_and_yields_each_path():
 def test_surface_jobs_can_be_closed_from_another_thread():
     """A cancelled job is closed from whichever thread; nothing may raise then
     (numpy's errstate held across a yield would: its context token is per thread)."""
-    import threading
 
     from lossviewer.core.grid import iter_surface
 
     land = make_landscape("ackley")
     gens = [iter_surface(land, (-5, 5), (-5, 5), 1024),
             surface_job(SurfaceRequest.create("ackley", {}, (-5, 5), (-5, 5), 1024))]
-    errors = []
-
-    def start():
-        for g in gens:
-            for _ in range(3):
-                next(g)
-
-    def close():
-        for g in gens:
-            try:
-                g.close()
-            except Exception as exc:  # noqa: BLE001 - the test reports it
-                errors.append(exc)
-
-    for target in (start, close):
-        t = threading.Thread(target=target)
-        t.start()
-        t.join()
-    assert errors == []
+    assert start_then_close_elsewhere(gens) == []
