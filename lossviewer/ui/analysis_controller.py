@@ -29,8 +29,19 @@ from lossviewer.ui.views.surface_view import SurfaceView
 ANALYSIS_DEBOUNCE_MS = 150
 #: basins cost up to a few seconds: wait a little longer for a slider to settle
 BASINS_DEBOUNCE_MS = 250
-#: legend rows for basins before the rest are summed up as "other basins"
-BASIN_LEGEND_ROWS = 8
+#: basins named in the dock's table and on the map before the rest are summed up
+BASIN_LEGEND_ROWS = 12
+BASIN_MAP_LEGEND_ROWS = 6
+
+
+def coord_text(v: float, size: float, digits: int = 3) -> str:
+    """A coordinate for a legend: a few significant digits, rounding noise shown as 0."""
+    return f"{0.0 if abs(v) < 1e-9 * size else v:.{digits}g}"
+
+
+def percent(share: float) -> str:
+    """A share as a percentage; a few starts out of many are "<0.1%", not "0.0%"."""
+    return "<0.1%" if 0 < share < 0.0005 else f"{100 * share:.1f}%"
 
 
 @dataclass(frozen=True)
@@ -327,28 +338,33 @@ class AnalysisController(QObject):
         else:
             self.surface_view.set_vertex_values(None)
 
-    def basin_legend(self) -> list[tuple[str, str]]:
-        """(colour, text) rows: each basin's minimum and share, then diverged / not converged."""
+    def basin_legend(self, compact: bool = False) -> list[tuple[str, str]]:
+        """(colour, text) rows: each basin's share and minimum, then diverged / not
+        converged; ``compact`` (the map's legend) names fewer basins, more briefly."""
         bm = self.scene.analysis.basins
         if bm is None:
             return []
         k = len(bm.attractors)
         colors = basin_colors(k)
-        order = np.argsort(-np.asarray(bm.shares))[:BASIN_LEGEND_ROWS] if k else []
+        most = BASIN_MAP_LEGEND_ROWS if compact else BASIN_LEGEND_ROWS
+        order = list(np.argsort(-np.asarray(bm.shares), kind="stable")[:most]) if k else []
+        (x0, x1), (y0, y1) = (bm.xs[0], bm.xs[-1]), (bm.ys[0], bm.ys[-1])
+        size = max(x1 - x0, y1 - y0)
         rows = []
         for i in order:
             (x, y), f = bm.attractors[i], bm.attractor_values[i]
-            rows.append((colors[i], f"{100 * bm.shares[i]:.1f}%  → ({x:.3g}, {y:.3g}), "
-                                    f"f = {f:.4g}"))
-        if k > BASIN_LEGEND_ROWS:
-            rest = 1.0 - sum(bm.shares[i] for i in order) - bm.diverged_share \
-                - bm.not_converged_share
-            rows.append(("#444444", f"{100 * rest:.1f}%  {k - BASIN_LEGEND_ROWS} other basins"))
+            where = f"({coord_text(x, size)}, {coord_text(y, size)})"
+            text = (f"{percent(bm.shares[i])}  {where}" if compact
+                    else f"{percent(bm.shares[i])}  → {where}, f = {f:.4g}")
+            rows.append((colors[i], text))
+        if k > len(order):
+            rest = float(sum(bm.shares[i] for i in range(k) if i not in set(order)))
+            rows.append(("#444444", f"{percent(rest)}  {k - len(order)} other basins"))
         if bm.diverged_share > 0:
-            rows.append((theme.BASIN_DIVERGED_COLOR, f"{100 * bm.diverged_share:.1f}%  diverged"))
+            rows.append((theme.BASIN_DIVERGED_COLOR, f"{percent(bm.diverged_share)}  diverged"))
         if bm.not_converged_share > 0:
             rows.append((theme.BASIN_NOT_CONVERGED_COLOR,
-                         f"{100 * bm.not_converged_share:.1f}%  not converged"))
+                         f"{percent(bm.not_converged_share)}  not converged"))
         return rows
 
     def draw_basins(self) -> None:
@@ -358,4 +374,4 @@ class AnalysisController(QObject):
             self.contour_view.set_basins(None)
             return
         self.contour_view.set_basins(basin_image(bm.labels, len(bm.attractors)), bm.xs, bm.ys,
-                                     a.settings.basin_opacity, self.basin_legend())
+                                     a.settings.basin_opacity, self.basin_legend(compact=True))

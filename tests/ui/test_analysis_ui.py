@@ -8,7 +8,12 @@ from PySide6.QtCore import Qt
 
 from lossviewer.core.basins import DIVERGED, NOT_CONVERGED
 from lossviewer.ui import theme
-from lossviewer.ui.analysis_controller import SignedLogScale, basin_image
+from lossviewer.ui.analysis_controller import (
+    SignedLogScale,
+    basin_image,
+    coord_text,
+    percent,
+)
 from lossviewer.ui.offscreen import image_to_array
 
 pytestmark = pytest.mark.gl
@@ -227,3 +232,10 @@ def test_choosing_formula_derives_it_off_the_gui_thread(window, qtbot):
     assert window.landscape_dock.function.currentData() == "formula"
     _settle(window, qtbot)
     assert window.scene.surface_up_to_date
+
+
+def test_legend_numbers_are_readable():
+    assert percent(0.0) == "0.0%" and percent(0.0001) == "<0.1%" and percent(0.2345) == "23.4%"
+    assert coord_text(1.2326e-32, 12.0) == "0"  # rounding noise of a symmetric minimum
+    assert coord_text(-2.84931, 12.0) == "-2.85" and coord_text(-2.84931, 12.0, 4) == "-2.849"
+    assert coord_text(1e-6, 1e-3) == "1e-06"  # small, but not noise, on a small domain

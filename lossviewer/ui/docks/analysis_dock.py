@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from lossviewer.scene.analysis import BASIN_GRID_RANGE, BASIN_STEPS_RANGE, HEATMAP_TITLES
 from lossviewer.scene.scene import Scene
 from lossviewer.ui import theme
+from lossviewer.ui.analysis_controller import coord_text
 from lossviewer.ui.docks.scene_dock import SceneDock
 from lossviewer.ui.widgets import SliderField
 
@@ -189,13 +190,16 @@ class AnalysisDock(SceneDock):
 
     def _fill_critical(self) -> None:
         pts = self.scene.analysis.critical or []
+        (x0, x1), (y0, y1) = self.scene.landscape_settings.xrange, \
+            self.scene.landscape_settings.yrange
+        size = max(x1 - x0, y1 - y0)
         self.table.setRowCount(len(pts))
         counts: dict[str, int] = {}
         for r, p in enumerate(pts):
             counts[p.kind] = counts.get(p.kind, 0) + 1
             kind = "global minimum" if p.is_global else p.kind
-            cells = [kind, f"{p.x:.5g}", f"{p.y:.5g}", f"{p.value:.6g}",
-                     f"{p.eigenvalues[0]:.4g}", f"{p.eigenvalues[1]:.4g}"]
+            cells = [kind, coord_text(p.x, size, 4), coord_text(p.y, size, 4), f"{p.value:.4g}",
+                     f"{p.eigenvalues[0]:.3g}", f"{p.eigenvalues[1]:.3g}"]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c:

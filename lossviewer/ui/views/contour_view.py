@@ -6,6 +6,8 @@ hover read-out shows x, y, loss and |∇loss| under the cursor.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -63,10 +65,9 @@ class ContourView(pg.PlotWidget):
                                         connect="pairs", antialias=True)
         self._arrows.setZValue(5)
         self.addItem(self._arrows)
-        self._legend = pg.LegendItem(offset=(-10, 10), labelTextColor=theme.TEXT,
-                                     brush=pg.mkBrush(20, 22, 27, 200), labelTextSize="9pt",
-                                     verSpacing=-4)
-        self._legend.setParentItem(item.getViewBox())
+        # two small legends (drag to move): marker kinds top right, basins bottom right
+        self._legend = self._make_legend(item.getViewBox(), (-10, 10))
+        self._basin_legend_item = self._make_legend(item.getViewBox(), (-10, -10))
         self._legend_samples: list[pg.GraphicsObject] = []
         self._marker_kinds: list[str] = []
         self._basin_legend: list[tuple[str, str]] = []
@@ -215,8 +216,18 @@ class ContourView(pg.PlotWidget):
             self._basin_legend = list(legend or [])
         self._rebuild_legend()
 
+    @staticmethod
+    def _make_legend(parent, offset: tuple[int, int]) -> pg.LegendItem:
+        legend = pg.LegendItem(offset=offset, labelTextColor=theme.TEXT,
+                               brush=pg.mkBrush(20, 22, 27, 190), labelTextSize="8pt",
+                               verSpacing=-6, horSpacing=6)
+        legend.setParentItem(parent)
+        legend.setVisible(False)
+        return legend
+
     def _rebuild_legend(self) -> None:
         self._legend.clear()
+        self._basin_legend_item.clear()
         self._legend_samples = []
         for kind in self._marker_kinds:
             symbol, color, size = theme.MARKER_STYLES[kind]
@@ -229,8 +240,9 @@ class ContourView(pg.PlotWidget):
             sample = pg.BarGraphItem(x=[0], height=[1], width=1, brush=pg.mkBrush(color),
                                      pen=pg.mkPen("#0b0d10"))
             self._legend_samples.append(sample)
-            self._legend.addItem(sample, text)
-        self._legend.setVisible(bool(self._marker_kinds or self._basin_legend))
+            self._basin_legend_item.addItem(sample, html.escape(text))  # labels are HTML
+        self._legend.setVisible(bool(self._marker_kinds))
+        self._basin_legend_item.setVisible(bool(self._basin_legend))
 
     # -- paths -----------------------------------------------------------------
     def set_paths(self, paths: list[dict]) -> None:
