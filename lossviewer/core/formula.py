@@ -343,6 +343,10 @@ _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _SIGNED_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
+#: names FormulaLandscape's own arguments use (a parameter of that name would clash)
+_RESERVED = frozenset({"self", "expression", "declarations", "domain"})
+
+
 def _name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a parameter, or None."""
     if not _IDENT.fullmatch(name):
@@ -357,6 +361,8 @@ def _name_problem(name: str) -> str | None:
         return f"'{name}' is a constant and cannot be a parameter name"
     if name in _FUNCTIONS:
         return f"'{name}' is a function and cannot be a parameter name"
+    if name in _RESERVED:
+        return f"'{name}' is reserved; choose another parameter name"
     return None
 
 

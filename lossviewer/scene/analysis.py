@@ -1,10 +1,11 @@
 """Analysis: what the app has worked out about the landscape, and which overlays show it.
 
 Critical points, the curvature field (with the gradient arrows) and the basin
-map are computed by jobs and stored here against a key: the landscape revision
-(and, for basins, the analysed run's revision and the grid). A result whose key
-is not the current one is stale; the views show it only until the new one lands
-(:meth:`Analysis.is_current` tells which).
+map are computed by jobs and stored here with the key they were computed for
+(Scene.critical_key, Scene.basins_key: the values each result depends on). The
+UI's controller stores only results for the current key; after a parameter edit
+the previous result stays shown until the new one lands, and a switch of
+function clears them at once.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class Analysis:
         s = self.settings
         return s.arrows or s.heatmap != "none" or s.surface_coloring == "curvature"
 
-    # -- results (dropped unless their key is the one asked for) -----------------------
+    # -- results, each with the key it was computed for -----------------------------
     def set_critical(self, points: list[CriticalPoint], key: Any) -> None:
         self.critical, self.critical_key = list(points), key
         self.critical_changed.emit()

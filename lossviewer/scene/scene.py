@@ -259,6 +259,10 @@ class Scene:
         if function_changed or formula_changed or new.params != old.params:
             for rid in self.runs:
                 self._invalidate(rid)
+        elif new.is_formula and (new.xrange, new.yrange) != (old.xrange, old.yrange):
+            # a formula's domain is its landscape's: the stop rules scale with it
+            for rid in self.runs:
+                self._invalidate(rid, keep_shown=True)
 
     def set_surface(self, surface: SurfaceDisplay, revision: int, preview: bool = False) -> bool:
         """Store a computed surface; dropped (False) if the settings changed since."""
@@ -402,17 +406,22 @@ class Scene:
         self.trajectory_changed.emit(run_id)
         return True
 
-    # -- analysis keys: what a stored result must have been computed for -------------
-    def critical_key(self) -> int:
-        return self.landscape_revision
+    # -- analysis keys: the values a stored result must have been computed for -------------
+    def critical_key(self) -> tuple:
+        """What critical points and curvature depend on: the landscape and the domain
+        (not the resolution, z-scale or colours)."""
+        s = self.landscape_settings
+        return (s.spec(), s.xrange, s.yrange)
 
     def basins_key(self) -> tuple | None:
-        """The selected run and the basin grid, on the current landscape (None: no run)."""
+        """The selected run's optimizer settings (not its start or steps) and the basin
+        grid, on the current landscape (None: no run to analyse)."""
         rid = self.selected
         if rid is None or rid not in self.runs:
             return None
-        a = self.analysis.settings
-        return (self.landscape_revision, rid, self.run_revision.get(rid, 0),
+        run, a = self.runs[rid], self.analysis.settings
+        return (self.critical_key(), run.optimizer, tuple(sorted(run.hyper.items())),
+                run.schedule, tuple(sorted(run.schedule_params.items())), run.noise, run.seed,
                 a.basin_grid, a.basin_steps)
 
     # -- playback ------------------------------------------------------------

@@ -11,8 +11,10 @@ function, when they go at once (the scene clears them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
@@ -29,6 +31,7 @@ from lossviewer.ui.views.surface_view import SurfaceView
 ANALYSIS_DEBOUNCE_MS = 150
 #: basins cost up to a few seconds: wait a little longer for a slider to settle
 BASINS_DEBOUNCE_MS = 250
+KINDS = ("critical", "curvature", "basins")
 #: basins named in the dock's table and on the map before the rest are summed up
 BASIN_LEGEND_ROWS = 12
 BASIN_MAP_LEGEND_ROWS = 6
@@ -131,7 +134,22 @@ def basin_image(labels: np.ndarray, n_attractors: int) -> np.ndarray:
     return np.ascontiguousarray((lut[idx] * 255).round().astype(np.uint8))
 
 
+def _keyed(job: Callable[[Any], Generator], key: Any, request: Any) -> Generator:
+    """Run ``job`` and return (key, result): a result says what it was computed for."""
+    result = yield from job(request)
+    return key, result
+
+
 class AnalysisController(QObject):
+    """Keeps each analysis (critical points, curvature, basins) computed for the scene.
+
+    Each kind has a key: the values its result depends on (Scene.critical_key,
+    Scene.basins_key). A job carries the key it was asked for; its result is stored
+    only if that key is still the wanted one, and a running job whose key went out
+    of date is cancelled. A job that failed is not retried for the same key (F5
+    does), so the window does not wait for it forever.
+    """
+
     def __init__(self, scene: Scene, surface_view: SurfaceView, contour_view: ContourView,
                  attach_runner: Callable[[JobRunner], None], parent: QObject | None = None,
                  busy_elsewhere: Callable[[], bool] = lambda: False) -> None:
@@ -146,15 +164,14 @@ class AnalysisController(QObject):
         self.curvature_runner = JobRunner("curvature", self)
         self.basin_runner = JobRunner("basins", self)
         self.runners = (self.critical_runner, self.curvature_runner, self.basin_runner)
-        for r in self.runners:
+        self._runner = dict(zip(KINDS, self.runners, strict=True))
+        #: kind -> the key its running job computes; kind -> the key whose job failed
+        self._inflight: dict[str, Any] = {}
+        self._failed: dict[str, Any] = {}
+        for kind, r in self._runner.items():
             attach_runner(r)
-        self._critical_key = self._curvature_key = self._basins_key = None
-        self.critical_runner.finished.connect(
-            lambda pts: scene.analysis.set_critical(pts, self._critical_key))
-        self.curvature_runner.finished.connect(
-            lambda res: scene.analysis.set_curvature(res, self._curvature_key))
-        self.basin_runner.finished.connect(
-            lambda res: scene.analysis.set_basins(res, self._basins_key))
+            r.finished.connect(lambda value, k=kind: self._on_finished(k, value))
+            r.failed.connect(lambda _msg, k=kind: self._on_failed(k))
 
         self._timer = QTimer(self, singleShot=True, interval=ANALYSIS_DEBOUNCE_MS)
         self._timer.timeout.connect(self.request)
@@ -163,7 +180,7 @@ class AnalysisController(QObject):
 
         a = scene.analysis
         scene.landscape_changed.connect(lambda _s: self._schedule())
-        scene.run_changed.connect(self._on_run_changed)
+        scene.run_changed.connect(lambda _r: self._schedule_basins())
         scene.selection_changed.connect(lambda _r: self._schedule_basins())
         scene.runs_changed.connect(self._schedule_basins)
         scene.surface_changed.connect(lambda _d: self.redraw())
@@ -173,37 +190,74 @@ class AnalysisController(QObject):
         a.curvature_changed.connect(self.draw_curvature)
         a.basins_changed.connect(self.draw_basins)
 
-    # -- what is out of date ----------------------------------------------------------
+    # -- what is wanted, what is stored ---------------------------------------------------
+    def wanted(self) -> dict[str, Any]:
+        """The key each kind should be computed for now (None: not shown, not needed)."""
+        sc, a = self.scene, self.scene.analysis
+        key = sc.critical_key()
+        return {"critical": key,
+                "curvature": key if a.wants_curvature else None,
+                "basins": sc.basins_key() if a.settings.basins else None}
+
+    def _stored(self, kind: str) -> Any:
+        a = self.scene.analysis
+        return {"critical": a.critical_key, "curvature": a.curvature_key,
+                "basins": a.basins_key}[kind]
+
+    def _needs(self, kind: str, key: Any) -> bool:
+        return (key is not None and key != self._stored(kind) and key != self._failed.get(kind)
+                and key != self._inflight.get(kind))
+
+    def _on_finished(self, kind: str, value: tuple[Any, Any]) -> None:
+        key, result = value
+        if self._inflight.get(kind) == key:
+            del self._inflight[kind]
+        if key != self.wanted()[kind]:
+            return  # computed for settings that changed since: dropped
+        a = self.scene.analysis
+        {"critical": a.set_critical, "curvature": a.set_curvature,
+         "basins": a.set_basins}[kind](result, key)
+
+    def _on_failed(self, kind: str) -> None:
+        self._failed[kind] = self._inflight.pop(kind, None)
+
+    def _cancel_stale(self) -> None:
+        wanted = self.wanted()
+        for kind, key in list(self._inflight.items()):
+            if key != wanted[kind]:
+                self._runner[kind].cancel()
+                del self._inflight[kind]
+
+    def _submit(self, kind: str, key: Any, job: Callable, request: Any) -> None:
+        self._inflight[kind] = key
+        self._runner[kind].submit(functools.partial(_keyed, job, key), request)
+
     def _schedule(self) -> None:
+        self._cancel_stale()
         self._timer.start()
         self._schedule_basins()
 
     def _schedule_basins(self) -> None:
+        self._cancel_stale()
         if self.scene.analysis.settings.basins:
             self._basin_timer.start()
-
-    def _on_run_changed(self, run_id: int) -> None:
-        if run_id == self.scene.selected:
-            self._schedule_basins()
+        else:
+            self.draw_basins()  # e.g. the last run was removed
 
     def _on_settings_changed(self, _settings) -> None:
+        self._cancel_stale()
         self._timer.start()
         self._schedule_basins()
-        if not self.scene.analysis.settings.basins and self.basin_runner.busy:
-            self.basin_runner.cancel()
         self.redraw()
 
     @property
     def up_to_date(self) -> bool:
-        sc, a = self.scene, self.scene.analysis
-        key = sc.critical_key()
-        ok = a.critical_key == key
-        if a.wants_curvature:
-            ok = ok and a.curvature_key == key
-        if a.settings.basins and sc.basins_key() is not None:
-            ok = ok and a.basins_key == sc.basins_key()
-        return ok and not any(r.busy for r in self.runners)
+        """Every wanted result is stored (or its job failed) and nothing runs."""
+        return (all(key is None or key in (self._stored(kind), self._failed.get(kind))
+                    for kind, key in self.wanted().items())
+                and not any(r.busy for r in self.runners))
 
+    # -- requests ---------------------------------------------------------------------------
     def request(self) -> None:
         """Ask for critical points and (when shown) curvature if they are out of date."""
         if self._busy_elsewhere():
@@ -216,48 +270,42 @@ class AnalysisController(QObject):
             curvature_job,
         )
 
-        sc, a = self.scene, self.scene.analysis
-        s = sc.landscape_settings
-        key = sc.critical_key()
+        wanted = self.wanted()
+        s = self.scene.landscape_settings
         spec = s.spec()
-        if a.critical_key != key and self._critical_key != key:
-            self._critical_key = key
-            self.critical_runner.submit(
-                critical_job, CriticalRequest(spec, s.xrange, s.yrange, revision=key))
-        if a.wants_curvature and a.curvature_key != key and self._curvature_key != key:
-            self._curvature_key = key
-            self.curvature_runner.submit(
-                curvature_job, CurvatureRequest(spec, s.xrange, s.yrange, CURVATURE_RESOLUTION,
-                                                ARROWS_PER_SIDE, revision=key))
+        if self._needs("critical", wanted["critical"]):
+            self._submit("critical", wanted["critical"], critical_job,
+                         CriticalRequest.create(spec, s.xrange, s.yrange))
+        if self._needs("curvature", wanted["curvature"]):
+            self._submit("curvature", wanted["curvature"], curvature_job,
+                         CurvatureRequest.create(spec, s.xrange, s.yrange,
+                                                 CURVATURE_RESOLUTION, ARROWS_PER_SIDE))
         self._schedule_basins()
 
     def request_basins(self) -> None:
         if self._busy_elsewhere():
             self._basin_timer.start()
             return
-        sc, a = self.scene, self.scene.analysis
-        key = sc.basins_key()
-        if not a.settings.basins or key is None or key == a.basins_key:
-            return
-        if key == self._basins_key and self.basin_runner.busy:
+        key = self.wanted()["basins"]
+        if not self._needs("basins", key):
             return
         from lossviewer.compute.basin_job import BasinRequest, basin_job
 
+        sc, a = self.scene, self.scene.analysis
         run = sc.runs[sc.selected]
         s = sc.landscape_settings
         minima = ()
         if a.critical is not None and a.critical_key == sc.critical_key():
             minima = tuple((p.x, p.y) for p in a.critical if p.kind == "minimum")
-        self._basins_key = key
         req = BasinRequest.create(
             s.spec(), run.optimizer, run.hyper, s.xrange, s.yrange, a.settings.basin_grid,
             a.settings.basin_steps, schedule=run.schedule, schedule_params=run.schedule_params,
-            noise=run.noise, seed=run.seed, minima=minima, revision=key[0])
-        self.basin_runner.submit(basin_job, req)
+            noise=run.noise, seed=run.seed, minima=minima)
+        self._submit("basins", key, basin_job, req)
 
     def recompute(self) -> None:
         """After a cancel or failure: ask again for whatever is out of date."""
-        self._critical_key = self._curvature_key = self._basins_key = None
+        self._failed.clear()
         self.request()
         self.request_basins()
 
@@ -269,7 +317,10 @@ class AnalysisController(QObject):
         for r in self.runners:
             if r.busy:
                 r.cancel()
-        self._critical_key = self._curvature_key = self._basins_key = None
+        # what was cancelled counts as failed until F5: the window does not wait for it
+        for kind, key in self._inflight.items():
+            self._failed[kind] = key
+        self._inflight.clear()
 
     # -- drawing ----------------------------------------------------------------------
     def redraw(self) -> None:
@@ -370,7 +421,7 @@ class AnalysisController(QObject):
     def draw_basins(self) -> None:
         a = self.scene.analysis
         bm = a.basins
-        if not a.settings.basins or bm is None:
+        if not a.settings.basins or bm is None or self.scene.basins_key() is None:
             self.contour_view.set_basins(None)
             return
         self.contour_view.set_basins(basin_image(bm.labels, len(bm.attractors)), bm.xs, bm.ys,

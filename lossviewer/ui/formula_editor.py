@@ -11,8 +11,6 @@ so the user's last good landscape stays on screen while they type.
 
 from __future__ import annotations
 
-import sys
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
 
@@ -75,8 +73,11 @@ class FormulaEditor(QWidget):
         self._pending: tuple[str, str] | None = None
         self.compiler = JobRunner("formula", self)
         self.compiler.finished.connect(self._on_compiled)
-        self.compiler.failed.connect(lambda msg: self._show_error(self.expression,
-                                                                  msg.split("\n", 1)[0]))
+        self.compiler.failed.connect(self._on_failed)
+        #: set once a formula has been derived on the worker (sympy is imported then)
+        self._parser_loaded = False
+        #: what the map shows while a formula is not applied ("" when it is the formula)
+        self.shown_instead = ""
         for field in (self.expression, self.declarations):
             field.textEdited.connect(self._on_edited)
             field.returnPressed.connect(self.submit)
@@ -104,7 +105,7 @@ class FormulaEditor(QWidget):
         Parsing needs sympy; until a first formula has been derived on the worker
         (which imports it) the verdict waits for that instead of freezing the GUI.
         """
-        if "lossviewer.core.formula" not in sys.modules:
+        if not self._parser_loaded:
             return True
         from lossviewer.core.formula import parse_formula, parse_parameters
 
@@ -134,7 +135,8 @@ class FormulaEditor(QWidget):
         field.setStyleSheet(FIELD_ERROR_STYLE)
         self.verdict.setStyleSheet(ERROR_STYLE)
         what = "Parameters" if field is self.declarations else "Formula"
-        self.verdict.setText(f"✗ {what}: {message}")
+        still = f" (the map still shows {self.shown_instead})" if self.shown_instead else ""
+        self.verdict.setText(f"✗ {what}: {message}{still}")
         self.verdict.setToolTip(message)
 
     def submit(self, force: bool = False) -> None:
@@ -151,7 +153,20 @@ class FormulaEditor(QWidget):
         self.verdict.setText(self.verdict.text() + "   (deriving …)")
         self.compiler.submit(formula_job, FormulaRequest(*text))
 
+    def cancel_pending(self) -> None:
+        """Forget a formula on its way (the user chose a built-in meanwhile)."""
+        self._apply_timer.stop()
+        self._check_timer.stop()
+        if self._pending is not None:
+            self.compiler.cancel()
+            self._pending = None
+
+    def _on_failed(self, message: str) -> None:
+        self._pending = None
+        self._show_error(self.expression, message.split("\n", 1)[0])
+
     def _on_compiled(self, result: FormulaResult) -> None:
+        self._parser_loaded = True
         text, self._pending = self._pending, None
         if text is None or text != (self.expression.text(), self.declarations.text()):
             return  # typed on meanwhile: the newer text is on its way

@@ -790,3 +790,9 @@ def test_the_sympy_free_language_module_lists_the_parser_s_functions():
 
     assert tuple(formula._FUNCTIONS) == formula_language.KNOWN_FUNCTIONS
     assert formula.FormulaError is formula_language.FormulaError
+
+
+@pytest.mark.parametrize("name", ["domain", "expression", "declarations", "self"])
+def test_parameter_names_that_clash_with_the_landscape_s_arguments_are_refused(name):
+    with pytest.raises(FormulaError, match=f"'{name}' is reserved"):
+        parse_parameters(f"{name}=1")

@@ -108,18 +108,34 @@ def test_analysis_settings_are_validated(changes, message):
     assert s.analysis.settings == before and not seen
 
 
-def test_basins_key_follows_the_selected_run_and_grid():
+def test_analysis_keys_follow_what_the_results_depend_on():
     s = default_scene()
-    k0 = s.basins_key()
+    c0, k0 = s.critical_key(), s.basins_key()
     rid = s.selected
+    # the start point, the steps, the resolution and the look change no analysis
+    s.update_run(rid, start=(0.5, 0.5), steps=50)
+    s.set_landscape(resolution=128, zscale="linear", colormap="magma")
+    assert (s.critical_key(), s.basins_key()) == (c0, k0)
     s.update_run(rid, hyper={"lr": 5e-4})
     k1 = s.basins_key()
-    assert k1 != k0 and k1[1] == rid
+    assert k1 != k0 and s.critical_key() == c0
     s.analysis.set(basin_grid=64)
-    assert s.basins_key() != k1 and s.basins_key()[3] == 64
+    assert s.basins_key() not in (k0, k1)
+    s.set_landscape(xrange=(-3.0, 3.0))
+    assert s.critical_key() != c0
     other = [r for r in s.runs if r != rid][0]
-    s.select(other)
-    assert s.basins_key()[1] == other
+    s.select(other)  # another optimizer: another map
+    assert s.basins_key() != k1
     for r in list(s.runs):
         s.remove_run(r)
     assert s.basins_key() is None
+
+
+def test_a_formula_domain_change_recomputes_the_paths():
+    s = default_scene()
+    s.set_landscape(function="formula", formula="x^2 + y^2", declarations="")
+    for rid in s.runs:
+        s.set_trajectory(rid, s.run_revision[rid], s.trajectories.get(rid))
+    assert not s.stale_runs()
+    s.set_landscape(xrange=(-50.0, 50.0))
+    assert set(s.stale_runs()) == set(s.runs)

@@ -239,3 +239,47 @@ def test_legend_numbers_are_readable():
     assert coord_text(1.2326e-32, 12.0) == "0"  # rounding noise of a symmetric minimum
     assert coord_text(-2.84931, 12.0) == "-2.85" and coord_text(-2.84931, 12.0, 4) == "-2.849"
     assert coord_text(1e-6, 1e-3) == "1e-06"  # small, but not noise, on a small domain
+
+
+def test_results_for_a_previous_function_are_never_shown(window, qtbot):
+    """A basin job still running when the function changes is cancelled (or its
+    result dropped): the new function never shows the old function's map."""
+    sc = window.scene
+    sc.set_landscape(function="himmelblau")
+    _settle(window, qtbot)
+    sc.analysis.set(basins=True, basin_grid=256, basin_steps=2000)
+    runner = window.analysis.basin_runner
+    qtbot.waitUntil(lambda: runner.busy, timeout=5_000)
+    sc.set_landscape(function="six_hump_camel")
+    shown = []
+    sc.analysis.basins_changed.connect(lambda: shown.append(sc.analysis.basins_key))
+    sc.analysis.set(basin_grid=32, basin_steps=100)
+    _settle(window, qtbot)
+    assert shown and all(k is None or k == sc.basins_key() for k in shown)
+    bm = sc.analysis.basins
+    minima = [(m.x, m.y) for m in sc.landscape.minima()]
+    for x, y in bm.attractors:  # six-hump camel's minima, not Himmelblau's
+        assert min(np.hypot(x - mx, y - my) for mx, my in minima) < 1e-3
+
+
+def test_choosing_a_builtin_while_a_formula_is_derived_keeps_the_builtin(window, qtbot):
+    from lossviewer.core.formula import compile_formula
+
+    compile_formula.cache_clear()
+    window._apply_landscape(function="formula")
+    assert window.landscape_dock.formula_editor.compiler.busy
+    window._apply_landscape(function="himmelblau")
+    qtbot.wait(1500)  # long enough for the derivation to have finished
+    assert window.scene.landscape_settings.function == "himmelblau"
+    assert not window.landscape_dock.formula_editor.isVisible()
+
+
+def test_a_failed_formula_switch_says_what_the_map_still_shows(window, qtbot):
+    ed = window.landscape_dock.formula_editor
+    ed.expression.setText("x + foo")
+    window._apply_landscape(function="formula")
+    qtbot.waitUntil(lambda: not ed.compiler.busy, timeout=10_000)
+    qtbot.wait(30)
+    assert "unknown name 'foo'" in ed.verdict.text()
+    assert "still shows Rosenbrock" in ed.verdict.text()
+    assert window.scene.landscape_settings.function == "rosenbrock"

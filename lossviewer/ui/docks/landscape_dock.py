@@ -127,7 +127,10 @@ class LandscapeDock(SceneDock):
             self.formula.setText("" if s.is_formula else land.formula)
             self.formula.setVisible(not s.is_formula)
             self.formula_editor.setVisible(s.is_formula)
-            # checked only when shown: checking imports sympy (0.5 s) on first use
+            if not s.is_formula:
+                self.formula_editor.cancel_pending()  # a built-in was chosen meanwhile
+            self.formula_editor.shown_instead = "" if s.is_formula else s.title
+            # checked only when shown: checking needs sympy (0.5 s to import, once)
             self.formula_editor.set_text(s.formula, s.declarations, check=s.is_formula)
             self._rebuild_params(land.param_specs, s.params)
             self.x0.setValue(s.xrange[0])

@@ -356,7 +356,9 @@ class SurfaceView(gl.GLViewWidget):
             values, (lo, hi), cmap = field
             lut = theme.colormap_lut(cmap or self._colormap)
             with np.errstate(all="ignore"):
-                t = np.nan_to_num((values.ravel() - lo) / (hi - lo), nan=0.5)
+                t = np.nan_to_num((values.ravel() - lo) / (hi - lo), nan=0.5, posinf=1.0,
+                                  neginf=0.0)
+            t = np.clip(t, 0.0, 1.0)  # inf curvature: the end colour, not an int overflow
             idx = np.clip((t * (len(lut) - 1)).astype(int), 0, len(lut) - 1)
             return lut[idx]
         return self._colors(s.mesh_Z.ravel(), s.display.lo, s.display.hi)
