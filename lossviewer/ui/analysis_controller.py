@@ -409,7 +409,7 @@ class AnalysisController(QObject):
                     else f"{percent(bm.shares[i])}  → {where}, f = {f:.4g}")
             rows.append((colors[i], text))
         if k > len(order):
-            rest = float(sum(bm.shares[i] for i in range(k) if i not in set(order)))
+            rest = float(np.sum(bm.shares) - np.sum(np.asarray(bm.shares)[order]))
             rows.append(("#444444", f"{percent(rest)}  {k - len(order)} other basins"))
         if bm.diverged_share > 0:
             rows.append((theme.BASIN_DIVERGED_COLOR, f"{percent(bm.diverged_share)}  diverged"))

@@ -90,6 +90,7 @@ class FormulaEditor(QWidget):
         self._applied = (expression, declarations)
         if self.expression.text() != expression:
             self.expression.setText(expression)
+            self.expression.setCursorPosition(0)  # show the start of a long formula
         if self.declarations.text() != declarations:
             self.declarations.setText(declarations)
         if check:
@@ -152,6 +153,10 @@ class FormulaEditor(QWidget):
         self._pending = text
         self.verdict.setText(self.verdict.text() + "   (deriving …)")
         self.compiler.submit(formula_job, FormulaRequest(*text))
+
+    def parser_loaded(self) -> None:
+        """The scene holds a formula, so its module is imported: checks are cheap now."""
+        self._parser_loaded = True
 
     def cancel_pending(self) -> None:
         """Forget a formula on its way (the user chose a built-in meanwhile)."""

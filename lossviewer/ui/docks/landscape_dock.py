@@ -127,7 +127,9 @@ class LandscapeDock(SceneDock):
             self.formula.setText("" if s.is_formula else land.formula)
             self.formula.setVisible(not s.is_formula)
             self.formula_editor.setVisible(s.is_formula)
-            if not s.is_formula:
+            if s.is_formula:
+                self.formula_editor.parser_loaded()
+            else:
                 self.formula_editor.cancel_pending()  # a built-in was chosen meanwhile
             self.formula_editor.shown_instead = "" if s.is_formula else s.title
             # checked only when shown: checking needs sympy (0.5 s to import, once)
