@@ -23,6 +23,7 @@ from lossviewer.core.curvature import (
     gradient_arrows,
     iter_curvature_field,
 )
+from lossviewer.core.grid import check_range
 from lossviewer.core.landscape_spec import LandscapeSpec
 
 __all__ = [
@@ -35,13 +36,6 @@ __all__ = [
 
 #: share of a curvature job's progress bar spent on the field (the rest: arrows)
 FIELD_SHARE = 0.9
-
-
-def _range(r: tuple[float, float], what: str) -> tuple[float, float]:
-    a, b = float(r[0]), float(r[1])
-    if not (np.isfinite(a) and np.isfinite(b) and a < b):
-        raise ValueError(f"{what} must be finite with min < max, got {a:g}, {b:g}")
-    return a, b
 
 
 @dataclass(frozen=True)
@@ -59,8 +53,8 @@ class CriticalRequest:
                yrange: tuple[float, float], revision: int = 0,
                seeds: int = 40) -> CriticalRequest:
         """A request with plain float ranges (equal requests hash equally)."""
-        return cls(landscape, _range(xrange, "x range"), _range(yrange, "y range"),
-                   int(revision), int(seeds))
+        return cls(landscape, check_range(xrange[0], xrange[1], what="x range"),
+                   check_range(yrange[0], yrange[1], what="y range"), int(revision), int(seeds))
 
 
 def critical_job(req: CriticalRequest) -> Generator[Progress, None, list[CriticalPoint]]:
@@ -90,8 +84,9 @@ class CurvatureRequest:
                yrange: tuple[float, float], resolution: int, arrows: int = 24,
                revision: int = 0) -> CurvatureRequest:
         """A request with plain float ranges (equal requests hash equally)."""
-        return cls(landscape, _range(xrange, "x range"), _range(yrange, "y range"),
-                   int(resolution), int(arrows), int(revision))
+        return cls(landscape, check_range(xrange[0], xrange[1], what="x range"),
+                   check_range(yrange[0], yrange[1], what="y range"), int(resolution),
+                   int(arrows), int(revision))
 
 
 def curvature_job(req: CurvatureRequest) -> Generator[Progress, None, CurvatureResult]:
@@ -99,8 +94,8 @@ def curvature_job(req: CurvatureRequest) -> Generator[Progress, None, CurvatureR
     n = int(req.resolution)
     if n < 2:
         raise ValueError(f"the curvature grid needs at least 2 points per side, got {n}")
-    x0, x1 = _range(req.xrange, "x range")
-    y0, y1 = _range(req.yrange, "y range")
+    x0, x1 = check_range(req.xrange[0], req.xrange[1], what="x range")
+    y0, y1 = check_range(req.yrange[0], req.yrange[1], what="y range")
     text = f"Curvature {n}²"
     yield Progress(0.0, f"{text} … 0%")
     land = req.landscape.make()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lossviewer.compute.jobs import Progress
+from lossviewer.compute.jobs import Progress, progress_steps
 from lossviewer.core.basins import BasinMap, iter_basins
 from lossviewer.core.landscape_spec import LandscapeSpec
 
@@ -84,10 +84,4 @@ def basin_job(req: BasinRequest) -> Generator[Progress, None, BasinMap]:
         seed=req.seed, minima=req.minima or None)
     text = f"Basins {req.grid}²"
     yield Progress(0.0, f"{text} … 0%")
-    while True:
-        try:
-            done, total = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        frac = min(max(done / max(total, 1), 0.0), 1.0)
-        yield Progress(frac, f"{text} … {100 * frac:.0f}%")
+    return (yield from progress_steps(gen, 0.0, 1.0, text))

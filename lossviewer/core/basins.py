@@ -75,6 +75,7 @@ from lossviewer.core.iteration import run_to_end
 from lossviewer.core.landscape import Landscape
 from lossviewer.core.optimizers import make_optimizer
 from lossviewer.core.schedules import clean_schedule_params, lr_schedule
+from lossviewer.core.stationary import cluster_points
 from lossviewer.core.trajectory import (
     GRAD_TOL,
     LOSS_LIMIT,
@@ -671,53 +672,9 @@ def _kinds(land: Any, P: NDArray[np.float64]) -> NDArray[np.int8]:
 _KIND_NAMES = ("minimum", "saddle", "maximum", "degenerate")
 
 
-def _components(n: int, u: NDArray[np.intp], v: NDArray[np.intp]) -> NDArray[np.intp]:
-    """Connected components of n nodes joined by edges (u, v): each node's root."""
-    parent = np.arange(n)
-    while True:
-        pu, pv = parent[u], parent[v]
-        diff = pu != pv
-        if not diff.any():
-            return parent
-        lo, hi = np.minimum(pu[diff], pv[diff]), np.maximum(pu[diff], pv[diff])
-        np.minimum.at(parent, hi, lo)
-        while True:  # pointer jumping until every node points at its root
-            pp = parent[parent]
-            if np.array_equal(pp, parent):
-                break
-            parent = pp
-
-
 def _clusters(P: NDArray[np.float64], tol: float) -> NDArray[np.intp]:
     """Cluster index per point: cells of size tol, neighbouring occupied cells joined."""
-    if len(P) == 0:
-        return np.empty(0, dtype=np.intp)
-    c = np.clip(np.floor((P - P.min(axis=0)) / tol), 0, 2.0**61).astype(np.int64)
-    # one int64 key per cell, cx·W + cy; W > max cy + 1, so cy ± 1 never aliases
-    W = int(c[:, 1].max()) + 2
-    if (int(c[:, 0].max()) + 2) * W < 2**62:
-        keys = c[:, 0] * W + c[:, 1]
-        offsets = [ox * W + oy for ox, oy in ((1, -1), (1, 0), (1, 1), (0, 1))]
-    else:  # cells spread too far for one int64 (ends far apart on a tiny map)
-        keys = np.empty(len(P), dtype=[("x", np.int64), ("y", np.int64)])
-        keys["x"], keys["y"] = c[:, 0], c[:, 1]
-        offsets = [(1, -1), (1, 0), (1, 1), (0, 1)]
-    uniq, inv = np.unique(keys, return_inverse=True)
-    inv = inv.reshape(-1)
-    us, vs = [], []
-    for off in offsets:
-        if isinstance(off, tuple):
-            nb = np.empty(len(uniq), dtype=uniq.dtype)
-            nb["x"], nb["y"] = uniq["x"] + off[0], uniq["y"] + off[1]
-        else:
-            nb = uniq + off
-        pos = np.minimum(np.searchsorted(uniq, nb), len(uniq) - 1)
-        hit = uniq[pos] == nb
-        us.append(np.flatnonzero(hit))
-        vs.append(pos[hit])
-    root = _components(len(uniq), np.concatenate(us), np.concatenate(vs))
-    _, cluster = np.unique(root[inv], return_inverse=True)
-    return cluster.reshape(-1)
+    return cluster_points(P, tol, linkage="cells")
 
 
 def _label(land: Any, ends: NDArray[np.float64], status: NDArray[np.int8],

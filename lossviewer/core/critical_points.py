@@ -60,8 +60,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossviewer.core.curvature import hessian_eigenvalues
+from lossviewer.core.grid import check_range
 from lossviewer.core.iteration import run_to_end
 from lossviewer.core.landscape import Landscape
+from lossviewer.core.stationary import cluster_points
 
 __all__ = [
     "KINDS",
@@ -170,13 +172,6 @@ def classify(eigenvalues: ArrayLike, tol: float = DEGENERATE_TOL,
 
 
 # -- the search ------------------------------------------------------------------
-
-
-def _check_range(r: tuple[float, float], what: str) -> tuple[float, float]:
-    a, b = float(r[0]), float(r[1])
-    if not (np.isfinite(a) and np.isfinite(b) and a < b):
-        raise ValueError(f"{what} must be finite with min < max, got {r!r}")
-    return a, b
 
 
 def _pinv(H: NDArray) -> tuple[NDArray, ...]:
@@ -365,77 +360,6 @@ def _polish(land: Landscape, P: NDArray, cap: float, steps: int) -> NDArray:
     return P
 
 
-def _clusters(P: NDArray, radius: float) -> NDArray[np.intp]:
-    """Single-linkage cluster labels (0..k−1) of points (N, 2): chains of points
-    closer than ``radius`` (inclusive) are one cluster.
-
-    Exact and vectorised: points are binned into square cells of side radius/√2,
-    so points sharing a cell are always linked, and only pairs from cells at most
-    two apart are compared. Near-identical points are merged first, so a thousand
-    start points that converged to one critical point cost nothing.
-    """
-    n = len(P)
-    if n == 0:
-        return np.zeros(0, dtype=np.intp)
-    h = radius / np.sqrt(2.0)
-    origin = P.min(axis=0)
-    # near-identical points (same cell of side h/1024) are one node
-    fine = np.floor((P - origin) / (h / 1024.0)).astype(np.int64)
-    _, first, node_of = np.unique(fine, axis=0, return_index=True, return_inverse=True)
-    node_of = node_of.reshape(-1)
-    Q = P[first]
-    cells = np.floor((Q - origin) / h).astype(np.int64)
-    # one integer per cell; the row width leaves room so that ±2 never wraps
-    width = int(cells[:, 1].max()) + 5
-    key = cells[:, 0] * width + cells[:, 1]
-    order = np.argsort(key, kind="stable")
-    sk, Q = key[order], Q[order]
-    m = len(sk)
-    src_all, dst_all = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)]
-    # pairs within a cell are linked anyway: chain each node to the next one in its cell
-    same = np.flatnonzero(sk[1:] == sk[:-1])
-    src_all.append(same)
-    dst_all.append(same + 1)
-    for dx in range(3):
-        for dy in range(-2, 3):
-            if dx == 0 and dy <= 0:
-                continue
-            target = sk + (dx * width + dy)
-            lo = np.searchsorted(sk, target, side="left")
-            counts = np.searchsorted(sk, target, side="right") - lo
-            total = int(counts.sum())
-            if total == 0:
-                continue
-            src = np.repeat(np.arange(m), counts)
-            dst = lo[src] + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-            close = np.hypot(Q[src, 0] - Q[dst, 0], Q[src, 1] - Q[dst, 1]) <= radius
-            src_all.append(src[close])
-            dst_all.append(dst[close])
-    labels_sorted = _components(m, np.concatenate(src_all), np.concatenate(dst_all))
-    labels = np.empty(m, dtype=np.intp)
-    labels[order] = labels_sorted
-    return labels[node_of]
-
-
-def _components(k: int, i: NDArray, j: NDArray) -> NDArray[np.intp]:
-    """Connected components of k nodes with edges (i, j): labels 0..c−1.
-
-    Min-label propagation with pointer jumping: each round every node takes the
-    smallest label across its edges, then the label of its label.
-    """
-    labels = np.arange(k)
-    while i.size:
-        m = np.minimum(labels[i], labels[j])
-        new = labels.copy()
-        np.minimum.at(new, i, m)
-        np.minimum.at(new, j, m)
-        new = new[new]
-        if np.array_equal(new, labels):
-            break
-        labels = new
-    return np.unique(labels, return_inverse=True)[1].reshape(-1)
-
-
 def _representatives(labels: NDArray, score: NDArray, P: NDArray | None = None,
                      tie: float = 0.0) -> NDArray[np.intp]:
     """Per cluster, the index of the lowest score (NaN counts as highest).
@@ -482,8 +406,8 @@ def iter_critical_points(
     (steps done, steps total) as it goes, and returns the sorted list of
     :class:`CriticalPoint`. Bad ranges or seeds raise ValueError.
     """
-    x0, x1 = _check_range(xrange, "x range")
-    y0, y1 = _check_range(yrange, "y range")
+    x0, x1 = check_range(xrange[0], xrange[1], what="x range")
+    y0, y1 = check_range(yrange[0], yrange[1], what="y range")
     n = int(seeds)
     if n < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds!r}")
@@ -538,14 +462,14 @@ def _finish(land: Landscape, st: _Search, box: tuple[float, float, float, float]
         P, gn = st.P[good], st.gn[good]
         if len(P):
             # one point per critical point (the best converged start), then polished
-            labels = _clusters(P, DUPLICATE_RADIUS * diag)
+            labels = cluster_points(P, DUPLICATE_RADIUS * diag)
             P = P[_representatives(labels, gn)]
             P = _polish(land, P, cap, POLISH_STEPS)
             g, gn, H, ok = _eval(land, P)
             good = keep(P, g, gn, H, ok)
             P, gn, H = P[good], gn[good], H[good]
         if len(P):
-            labels = _clusters(P, DUPLICATE_RADIUS * diag)
+            labels = cluster_points(P, DUPLICATE_RADIUS * diag)
             rep = _representatives(labels, gn)
             P, H = P[rep], H[rep]
         values = land.value(P) if len(P) else np.zeros(0)
@@ -554,7 +478,7 @@ def _finish(land: Landscape, st: _Search, box: tuple[float, float, float, float]
         # continua of degenerate points: one point per connected piece
         deg = np.flatnonzero(kinds == "degenerate")
         if deg.size > 1:
-            labels = _clusters(P[deg], continuum)
+            labels = cluster_points(P[deg], continuum)
             tie = GLOBAL_TIE_TOL * spread
             rep = deg[_representatives(labels, values[deg], P[deg], tie)]
             drop = np.setdiff1d(deg, rep)
