@@ -160,6 +160,8 @@ class MainWindow(QMainWindow):
         s.runs_changed.connect(self._paths_redraw.start)
         s.selection_changed.connect(lambda _r: self._paths_redraw.start())
         s.playback_changed.connect(self._on_playback_changed)
+        # a typed formula's f* is the global minimum found: the loss plot follows it
+        s.analysis.critical_changed.connect(self._paths_redraw.start)
         self.contour_view.start_requested.connect(self._on_start_requested)
         self.contour_view.hovered.connect(self._on_hover)
 
@@ -489,17 +491,27 @@ class MainWindow(QMainWindow):
         self.contour_view.set_paths(paths)
         self.loss_plot.set_frame(frame)
 
+    def _found_minimum(self) -> float | None:
+        """The lowest minimum the critical-point analysis found for the current landscape."""
+        a = self.scene.analysis
+        if a.critical is None or a.critical_key != self.scene.critical_key():
+            return None
+        values = [p.value for p in a.critical if p.is_global and np.isfinite(p.value)]
+        return min(values) if values else None
+
     def _loss_scale(self, curves: list[dict]) -> tuple[float | None, tuple[float, float] | None]:
         """(floor, clip) for the loss plot: log of loss − f* when the function has a
-        known minimum, else the raw loss; clipped a decade past the surface's range."""
+        known minimum (or, for a typed formula, a global minimum found in the domain),
+        else the raw loss; clipped a decade past the surface's range."""
         best = self.scene.landscape.global_minimum()
+        best_value = best.value if best is not None else self._found_minimum()
         data = self.scene.surface
         lo, hi = data.surface.finite_range() if data is not None else (np.nan, np.nan)
-        if best is None:
+        if best_value is None:
             span = hi - lo if np.isfinite(hi - lo) and hi > lo else None
             return None, ((lo - span, hi + span) if span else None)
         lows = [float(np.nanmin(c["loss"][: c["stop"] + 1])) for c in curves if c["stop"] >= 0]
-        floor = min([best.value, *lows, *([lo] if np.isfinite(lo) else [])])
+        floor = min([best_value, *lows, *([lo] if np.isfinite(lo) else [])])
         ceiling = 10 * (hi - floor) if np.isfinite(hi) and hi > floor else None
         return floor, ((0.0, ceiling) if ceiling else None)
 

@@ -283,3 +283,18 @@ def test_a_failed_formula_switch_says_what_the_map_still_shows(window, qtbot):
     assert "unknown name 'foo'" in ed.verdict.text()
     assert "still shows Rosenbrock" in ed.verdict.text()
     assert window.scene.landscape_settings.function == "rosenbrock"
+
+
+def test_loss_plot_of_a_formula_uses_the_global_minimum_found(window, qtbot):
+    sc = window.scene
+    sc.set_landscape(function="formula", formula="(x - 1)^2 + (y + 0.5)^2 + 3",
+                     declarations="")
+    _settle(window, qtbot)
+    qtbot.wait(100)  # the throttled redraw after the critical points landed
+    plot = window.loss_plot
+    assert plot._log  # log of loss − f*, with f* = 3 found at (1, -0.5)
+    assert "f*" in plot.getPlotItem().getAxis("left").labelText
+    sc.set_landscape(formula="x^2 - y^2")  # a saddle only: raw loss
+    _settle(window, qtbot)
+    qtbot.wait(100)
+    assert not plot._log
