@@ -64,6 +64,10 @@ def create_application(argv: list[str] | None = None):  # -> QApplication
         app.setDesktopFileName("lossviewer")
         _apply_dark_theme(app)
         _adapt_to_renderer(fmt)
+        from lossviewer.ui.gui_thread_gc import GuiThreadGarbageCollector
+
+        # cycles are collected on the GUI thread only (a worker destroying Qt objects hangs)
+        app._lossviewer_gc = GuiThreadGarbageCollector(app)
     _choose_pyopengl_platform(app.platformName())
     return app
 
