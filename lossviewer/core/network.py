@@ -441,9 +441,16 @@ class Network:
         loss = float(loss_values(self.loss, f, t) + self.regularisation(np.asarray(theta)))
         return loss, float(correct_fraction(f, t))
 
-    def loss_and_grad(self, theta: NDArray, X: NDArray, t: Targets
-                      ) -> tuple[float, NDArray[np.float64]]:
-        """Objective and its exact gradient (backpropagation) at θ (D,)."""
+    def accuracy(self, f: NDArray, t: Targets) -> float:
+        """Accuracy of outputs ``f`` (N, n_out); NaN for regression."""
+        return float(correct_fraction(f, t))
+
+    def loss_and_grad(self, theta: NDArray, X: NDArray, t: Targets, outputs: bool = False
+                      ) -> Any:
+        """Objective and its exact gradient (backpropagation) at θ (D,).
+
+        With ``outputs``, also the network's outputs (N, n_out) from the same pass.
+        """
         theta = np.asarray(theta)
         layers = self.weights(theta)
         act = self.spec.activation
@@ -472,4 +479,4 @@ class Network:
                 delta *= activation_slope(act, zs[i - 1], hs[i])
         if self.spec.l2:
             grad += self.spec.l2 * theta
-        return loss, grad
+        return (loss, grad, f) if outputs else (loss, grad)
