@@ -39,7 +39,8 @@ from typing import Any, NoReturn
 from lossviewer import __version__
 
 PROG = "lossviewer"
-COMMANDS = ("functions", "optimizers", "path", "surface", "critical", "basins")
+COMMANDS = ("functions", "optimizers", "path", "surface", "critical", "basins", "train",
+            "landscape")
 #: the commands that take --function / --formula
 _LANDSCAPE_COMMANDS = ("path", "surface", "critical", "basins")
 #: more steps than anyone can look at; also bounds the memory of one path
@@ -634,6 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--quiet", action="store_true", help="print no summary")
     _add_optimizer_options(b)
+    from lossviewer.network_cli import add_network_commands  # train, landscape
+
+    add_network_commands(sub)
     return parser
 
 
@@ -1299,6 +1303,14 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_critical(ns)
         if ns.command == "basins":
             return _cmd_basins(ns)
+        if ns.command == "train":
+            from lossviewer.network_cli import cmd_train
+
+            return cmd_train(ns)
+        if ns.command == "landscape":
+            from lossviewer.network_cli import cmd_landscape
+
+            return cmd_landscape(ns)
         return _cmd_gui(ns)
     except CLIError as exc:
         line = " ".join(f"{PROG}: error: {exc} ({hint})".split())

@@ -1,0 +1,134 @@
+"""Jobs for network landscapes: data + model + training + directions -> slice; slice -> grid.
+
+Both are plain generators (see compute.jobs): the GUI's runner drives them on
+a worker thread with progress and cancel, the command line runs them to the
+end. Requests are frozen; a TrainingRun or slice they carry is never mutated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+from lossviewer.compute.jobs import Partial, Progress
+from lossviewer.core.datasets import make_dataset
+from lossviewer.core.directions import DirectionSpec, make_directions
+from lossviewer.core.network import ModelSpec, Network
+from lossviewer.core.network_landscape import (
+    NetworkSlice,
+    NetworkSurface,
+    check_grid,
+    iter_network_surface,
+)
+from lossviewer.core.training import TrainingConfig, TrainingRun, train_iter
+
+
+@dataclass(frozen=True)
+class NetworkRequest:
+    """Everything that defines a network slice."""
+
+    dataset: str = "moons"
+    dataset_params: tuple[tuple[str, Any], ...] = ()
+    model: ModelSpec = ModelSpec()
+    training: TrainingConfig = TrainingConfig()
+    directions: DirectionSpec = DirectionSpec()
+    dtype: str = "float32"
+    #: a finished run to use instead of training (from a run file); must fit the model
+    run: Any = None
+
+    @classmethod
+    def create(cls, dataset: str = "moons", dataset_params: dict[str, Any] | None = None,
+               **kw: Any) -> NetworkRequest:
+        return cls(dataset, tuple(sorted((dataset_params or {}).items())), **kw)
+
+
+def _train(network: Network, ds: Any, config: TrainingConfig, lo: float, hi: float, text: str
+           ) -> Generator[Progress, None, TrainingRun]:
+    gen = train_iter(network, ds.X_train, ds.y_train, ds.X_val, ds.y_val, config)
+    while True:
+        try:
+            done, total = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        f = lo + (hi - lo) * done / max(total, 1)
+        yield Progress(f, f"{text} … step {done}/{total}")
+
+
+def network_job(req: NetworkRequest) -> Generator[Progress, None, NetworkSlice]:
+    """Make the data and the model, train (unless a run is given), draw the directions."""
+    yield Progress(0.0, "Data …")
+    ds = make_dataset(req.dataset, **dict(req.dataset_params))
+    network = Network.for_dataset(req.model, ds)
+    method = req.directions.method
+    run = req.run
+    if run is not None:
+        if run.final.shape != (network.n_params,):
+            raise ValueError(f"the run has {run.final.size:,} parameters, the model "
+                             f"{network.describe()} has {network.n_params:,}: it was trained "
+                             "with another model")
+    else:
+        hi = 0.45 if method == "interp" else 0.85
+        run = yield from _train(network, ds, req.training, 0.02, hi, "Training")
+    others = None
+    if method == "interp":
+        # a second solution from another initialisation; the plane also holds the first
+        # run's initialisation, so its whole path lies in the plane's span
+        cfg = TrainingConfig(**{**req.training.__dict__, "seed": req.training.seed + 1})
+        second = yield from _train(network, ds, cfg, 0.45, 0.85, "Training a second solution")
+        others = [second.final, run.init]
+    yield Progress(0.87, "Directions …")
+    t = network.targets(ds.y_train)
+    directions = make_directions(req.directions, network, run.final,
+                                 checkpoints=run.checkpoints, X=ds.X_train, targets=t,
+                                 others=others)
+    yield Progress(1.0, "Directions ready")
+    return NetworkSlice(ds, network, directions, run, dtype=req.dtype)
+
+
+@dataclass(frozen=True)
+class NetworkSurfaceRequest:
+    network_slice: NetworkSlice
+    xrange: tuple[float, float]
+    yrange: tuple[float, float]
+    resolution: tuple[int, int]
+    dtype: str = "float32"
+    revision: int = 0
+
+    @classmethod
+    def create(cls, network_slice: NetworkSlice, xrange: tuple[float, float],
+               yrange: tuple[float, float], resolution: int | tuple[int, int],
+               dtype: str | None = None, revision: int = 0) -> NetworkSurfaceRequest:
+        return cls(network_slice, tuple(map(float, xrange)), tuple(map(float, yrange)),
+                   check_grid(resolution), dtype or network_slice.dtype, revision)
+
+
+def _eta(seconds: float) -> str:
+    if seconds < 1:
+        return "under a second left"
+    if seconds < 90:
+        return f"{seconds:.0f} s left"
+    return f"{seconds / 60:.0f} min left"
+
+
+def network_surface_job(req: NetworkSurfaceRequest
+                        ) -> Generator[Progress | Partial, None, NetworkSurface]:
+    """The four layers on the grid, coarse passes first (each yielded as a Partial)."""
+    nx, ny = req.resolution
+    gen = iter_network_surface(req.network_slice, req.xrange, req.yrange, (nx, ny), req.dtype)
+    t0 = time.perf_counter()
+    label = f"Landscape {nx}²" if nx == ny else f"Landscape {nx}×{ny}"
+    while True:
+        try:
+            step = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(step, NetworkSurface):
+            yield Partial(step)
+            continue
+        done, total = step
+        f = done / max(total, 1)
+        elapsed = time.perf_counter() - t0
+        eta = f" · {_eta(elapsed * (1 - f) / f)}" if f > 0.02 and elapsed > 0.3 else ""
+        yield Progress(f, f"{label} … {100 * f:.0f}%{eta}")

@@ -1,0 +1,346 @@
+"""The network commands of the command line: ``train`` and ``landscape``.
+
+    lossviewer train --dataset NAME --model mlp:16,16[:relu] --optimizer NAME
+                     [hyperparameters] --steps N --seed S --out RUN.npz
+    lossviewer landscape --dataset NAME --model ... [--run RUN.npz | --seed S]
+                     --directions random|filter|layer|pca|hessian|interp --grid N
+                     [--xrange A,B --yrange C,D] [--dtype float32|float64] --out SURFACE.npz
+
+Kept apart from lossviewer.cli (which is large already); it shares its error
+conventions: one line on stderr naming the argument, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from lossviewer.cli import (
+    PROG,
+    CLIError,
+    _add_optimizer_options,
+    _axis_range,
+    _check_writable,
+    _integer,
+    _lookup,
+    _number,
+    _one_line,
+    _optimizer_setup,
+)
+
+NETWORK_COMMANDS = ("train", "landscape")
+DEFAULT_GRID = 51
+MAX_GRID_SIDE = 1001
+
+
+def _add_data_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", metavar="NAME", default="moons",
+                   help="built-in dataset (default moons): moons, circles, spirals, blobs, "
+                        "xor, checkerboard, sine, polynomial, digits")
+    p.add_argument("--samples", metavar="N", help="number of samples (default: the dataset's)")
+    p.add_argument("--data-noise", metavar="S", help="noise of the dataset (default: its own)")
+    p.add_argument("--data-seed", metavar="S", default="0",
+                   help="seed of the data and its train/validation split (default 0)")
+    p.add_argument("--val-fraction", metavar="F", default="0.3",
+                   help="share of the samples held out for validation (default 0.3)")
+    p.add_argument("--model", metavar="SPEC", default="mlp:16,16:relu",
+                   help="'linear' (logistic/softmax regression) or 'mlp:W1,W2[:ACT]' with ACT "
+                        "relu, tanh, sigmoid or gelu (default mlp:16,16:relu)")
+    p.add_argument("--loss", metavar="NAME", default=None,
+                   help="cross_entropy, mse or hinge (default: cross_entropy for "
+                        "classification, mse for regression)")
+    p.add_argument("--l2", metavar="LAMBDA", default="0",
+                   help="L2 regularisation: adds LAMBDA/2·|θ|² to the loss (default 0)")
+
+
+def _add_training_options(p: argparse.ArgumentParser, required: bool) -> None:
+    need = " (required)" if required else " (default 300)"
+    p.add_argument("--steps", metavar="N", help=f"training steps{need}")
+    p.add_argument("--batch-size", metavar="B", default="0",
+                   help="mini-batch size; 0 = full batch gradient descent (default 0)")
+    p.add_argument("--checkpoint-every", metavar="K", default="5",
+                   help="keep the parameters every K steps (default 5)")
+    _add_optimizer_options(p)
+
+
+def add_network_commands(sub: Any) -> None:
+    """Add ``train`` and ``landscape`` to the command line's subparsers."""
+    t = sub.add_parser(
+        "train",
+        usage=f"{PROG} train --dataset NAME --model SPEC --optimizer NAME --steps N "
+              "--out RUN.npz [options]",
+        help="train a small network on a built-in dataset; save curves and checkpoints",
+        description=(
+            "Train an MLP on a built-in dataset with any optimizer and schedule, and save\n"
+            "the training/validation curves, checkpoints and final parameters (.npz).\n"
+            "--seed seeds the initialisation and the mini-batch order."),
+        epilog=(
+            "examples:\n"
+            "  lossviewer train --dataset moons --model mlp:16,16 --optimizer sgd --lr 0.5 \\\n"
+            "      --steps 300 --out moons-run.npz\n"
+            "  lossviewer train --dataset digits --model mlp:32 --optimizer adam --lr 0.003 \\\n"
+            "      --steps 500 --batch-size 64 --out digits-run.npz"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_data_model_options(t)
+    _add_training_options(t, required=True)
+    t.add_argument("--out", metavar="RUN.npz", help="output file (required)")
+
+    s = sub.add_parser(
+        "landscape",
+        usage=f"{PROG} landscape --dataset NAME --model SPEC [--run RUN.npz | --seed S] "
+              "--directions METHOD --grid N --out SURFACE.npz [options]",
+        help="a network's loss landscape on a 2D slice (Li et al. 2018), as .npz",
+        description=(
+            "Train (or load --run), pick two directions, and evaluate training and\n"
+            "validation loss and accuracy on a grid of the plane θ* + a·δ + b·η.\n"
+            "Directions: random, filter (filter-normalised, Li et al.), layer, pca (of the\n"
+            "training path), hessian (top-2 eigenvectors), interp (the plane through the\n"
+            "solution, a second solution and the initialisation). The file holds the\n"
+            "coordinates, the four layers, the centre and both directions and the\n"
+            "metadata to reproduce them; the window opens it (lossviewer FILE.npz)."),
+        epilog=(
+            "examples:\n"
+            "  lossviewer landscape --dataset moons --model mlp:16,16 --optimizer sgd \\\n"
+            "      --lr 0.5 --steps 300 --directions filter --grid 51 --out moons.npz\n"
+            "  lossviewer landscape --run moons-run.npz --directions pca --grid 101 \\\n"
+            "      --dtype float64 --out moons-pca.npz"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_data_model_options(s)
+    s.add_argument("--run", metavar="RUN.npz",
+                   help="use this training run (from 'lossviewer train') instead of training")
+    _add_training_options(s, required=False)
+    s.add_argument("--directions", metavar="METHOD", default="filter",
+                   help="random, filter, layer, pca, hessian or interp (default filter)")
+    s.add_argument("--direction-seed", metavar="S", default="0",
+                   help="seed of random directions (default 0)")
+    s.add_argument("--bias", metavar="MODE", default="zero",
+                   help="biases in filter/layer-normalised directions: zero (Li et al.), copy "
+                        "or normalize (default zero)")
+    s.add_argument("--orthogonalize", action="store_true",
+                   help="make the second direction orthogonal to the first")
+    s.add_argument("--grid", metavar="N", default=str(DEFAULT_GRID),
+                   help=f"grid points per axis, or NX,NY (default {DEFAULT_GRID})")
+    s.add_argument("--xrange", metavar="A,B", help="range of the first coordinate "
+                   "(default -1,1; wider for pca/interp to hold the training path)")
+    s.add_argument("--yrange", metavar="C,D", help="range of the second coordinate")
+    s.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="evaluation precision (default float32)")
+    s.add_argument("--out", metavar="SURFACE.npz", help="output file (required)")
+
+
+# -- shared parsing ------------------------------------------------------------------
+
+
+def _dataset(ns: argparse.Namespace) -> Any:
+    from lossviewer.core.datasets import DATASETS, make_dataset
+
+    name = _lookup(DATASETS, ns.dataset, "--dataset", "dataset")
+    kw: dict[str, Any] = {"seed": _integer("--data-seed", ns.data_seed),
+                          "val_fraction": _number("--val-fraction", ns.val_fraction)}
+    if ns.samples is not None:
+        kw["n_samples"] = _integer("--samples", ns.samples)
+    if ns.data_noise is not None:
+        kw["noise"] = _number("--data-noise", ns.data_noise)
+    try:
+        return make_dataset(name, **kw)
+    except ValueError as exc:
+        msg = _one_line(exc)
+        flag = ("--samples" if "sample" in msg else "--data-noise" if "noise" in msg
+                else "--val-fraction" if "fraction" in msg else "--data-seed"
+                if "seed" in msg else "--dataset")
+        raise CLIError(flag, msg) from None
+
+
+def _model(ns: argparse.Namespace, dataset: Any) -> Any:
+    from lossviewer.core.network import LOSSES, ModelSpec, Network
+
+    loss = ns.loss or ("mse" if dataset.task == "regression" else "cross_entropy")
+    loss = _lookup(LOSSES, loss, "--loss", "loss")
+    l2 = _number("--l2", ns.l2)
+    try:
+        spec = ModelSpec.parse(ns.model, loss=loss, l2=l2)
+    except ValueError as exc:
+        msg = _one_line(exc)
+        raise CLIError("--l2" if "L2" in msg else "--model", msg) from None
+    try:
+        return Network.for_dataset(spec, dataset)
+    except ValueError as exc:
+        msg = _one_line(exc)
+        raise CLIError("--loss" if "needs" in msg else "--model",
+                       f"{msg} (dataset '{dataset.name}' is {dataset.task})") from None
+
+
+def _training(ns: argparse.Namespace, required: bool) -> Any:
+    from lossviewer.core.training import MAX_STEPS, TrainingConfig
+
+    if ns.optimizer is None:
+        if required:
+            raise CLIError("--optimizer", "this argument is required")
+        ns.optimizer = "sgd"
+        if ns.hp_lr is None:
+            ns.hp_lr = "0.1"
+    opt = _optimizer_setup(ns)
+    if opt.noise:
+        raise CLIError("--noise", "training takes no gradient noise; mini-batches "
+                                  "(--batch-size) make the gradients stochastic")
+    if ns.steps is None:
+        if required:
+            raise CLIError("--steps", "this argument is required")
+        steps = 300
+    else:
+        steps = _integer("--steps", ns.steps)
+    if not 1 <= steps <= MAX_STEPS:
+        raise CLIError("--steps", f"must lie in [1, {MAX_STEPS}], got {steps}")
+    batch = _integer("--batch-size", ns.batch_size)
+    if batch < 0:
+        raise CLIError("--batch-size", f"must be ≥ 0 (0: full batch), got {batch}")
+    every = _integer("--checkpoint-every", ns.checkpoint_every)
+    if every < 1:
+        raise CLIError("--checkpoint-every", f"must be at least 1, got {every}")
+    return TrainingConfig.create(opt.name, opt.full_hyper, opt.schedule,
+                                 opt.full_schedule_params, steps=steps,
+                                 batch_size=batch or None, checkpoint_every=every,
+                                 seed=opt.seed)
+
+
+def _run_job(gen: Any, flag: str) -> Any:
+    """Drive a compute job to its end, showing its progress on a terminal."""
+    tty = sys.stderr.isatty()
+    last = ""
+    try:
+        while True:
+            try:
+                step = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            text = getattr(step, "text", "")
+            if tty and text and text != last:
+                print(f"\r{text[:78]:<78}", end="", file=sys.stderr, flush=True)
+                last = text
+    except ValueError as exc:
+        raise CLIError(flag, _one_line(exc)) from None
+    finally:
+        if tty and last:
+            print("\r" + " " * 78 + "\r", end="", file=sys.stderr, flush=True)
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def cmd_train(ns: argparse.Namespace) -> int:
+    from lossviewer.compute.network_jobs import _train
+    from lossviewer.io.network_files import save_run
+
+    if ns.out is None:
+        raise CLIError("--out", "this argument is required")
+    _check_writable("--out", ns.out)
+    dataset = _dataset(ns)
+    network = _model(ns, dataset)
+    config = _training(ns, required=True)
+    if config.batch_size and config.batch_size > dataset.X_train.shape[0]:
+        raise CLIError("--batch-size", f"{config.batch_size} is more than the "
+                                       f"{dataset.X_train.shape[0]} training samples")
+    run = _run_job(_train(network, dataset, config, 0.0, 1.0, "Training"), "train")
+    try:
+        save_run(ns.out, run, dataset, network)
+    except OSError as exc:
+        raise CLIError("--out", f"cannot write {ns.out!r}: {exc.strerror or exc}") from None
+    print(f"{network.describe()} on {dataset.describe()}\n{run.summary()}\nsaved {ns.out}")
+    return 0
+
+
+def _grid(text: str) -> tuple[int, int]:
+    from lossviewer.core.network_landscape import check_grid
+
+    parts = str(text).split(",")
+    if len(parts) not in (1, 2):
+        raise CLIError("--grid", f"expected N or NX,NY, got {text!r}")
+    sizes = [_integer("--grid", p) for p in parts]
+    try:
+        return check_grid(sizes[0] if len(sizes) == 1 else (sizes[0], sizes[1]))
+    except ValueError as exc:
+        raise CLIError("--grid", _one_line(exc)) from None
+
+
+def cmd_landscape(ns: argparse.Namespace) -> int:
+    from lossviewer.compute.network_jobs import (
+        NetworkRequest,
+        NetworkSurfaceRequest,
+        network_job,
+        network_surface_job,
+    )
+    from lossviewer.core.directions import BIAS_MODES, METHODS, DirectionSpec
+    from lossviewer.io.network_files import check_run_matches, load_run, save_network_landscape
+
+    if ns.out is None:
+        raise CLIError("--out", "this argument is required")
+    _check_writable("--out", ns.out)
+    grid = _grid(ns.grid)
+    method = _lookup(METHODS, ns.directions, "--directions", "direction method")
+    bias = _lookup(dict.fromkeys(BIAS_MODES), ns.bias, "--bias", "bias mode")
+    dseed = _integer("--direction-seed", ns.direction_seed)
+    if dseed < 0:
+        raise CLIError("--direction-seed", f"must be ≥ 0, got {dseed}")
+    run = None
+    if ns.run is not None:
+        try:
+            run_file = load_run(ns.run)
+        except OSError as exc:
+            raise CLIError("--run", f"cannot read {ns.run!r}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise CLIError("--run", _one_line(exc)) from None
+        given = {"--dataset": ns.dataset != "moons", "--model": ns.model != "mlp:16,16:relu"}
+        if not any(given.values()):
+            # the run file says which data and model it belongs to
+            ns.dataset = run_file.dataset_name
+            ns.model = run_file.model.text
+            if ns.loss is None:
+                ns.loss = run_file.model.loss
+            for key, value in run_file.dataset_params.items():
+                if key == "n_samples" and ns.samples is None:
+                    ns.samples = str(value)
+                elif key == "noise" and ns.data_noise is None:
+                    ns.data_noise = str(value)
+                elif key == "seed":
+                    ns.data_seed = str(value)
+                elif key == "val_fraction":
+                    ns.val_fraction = str(value)
+        dataset = _dataset(ns)
+        network = _model(ns, dataset)
+        try:
+            check_run_matches(run_file, network, dataset)
+        except ValueError as exc:
+            raise CLIError("--run", _one_line(exc)) from None
+        run = run_file.run
+        config = run.config
+    else:
+        dataset = _dataset(ns)
+        network = _model(ns, dataset)
+        config = _training(ns, required=False)
+    try:
+        dspec = DirectionSpec(method=method, seed=dseed, bias=bias,
+                              orthogonalize=bool(ns.orthogonalize))
+    except ValueError as exc:
+        raise CLIError("--directions", _one_line(exc)) from None
+    req = NetworkRequest.create(dataset.name, dataset.params, model=network.spec,
+                                training=config, directions=dspec, dtype=ns.dtype, run=run)
+    nslice = _run_job(network_job(req), "--directions")
+    (dx0, dx1), (dy0, dy1) = nslice.default_domain()
+    xrange = _axis_range("--xrange", ns.xrange, (dx0, dx1), "x range")
+    yrange = _axis_range("--yrange", ns.yrange, (dy0, dy1), "y range")
+    sreq = NetworkSurfaceRequest.create(nslice, xrange, yrange, grid, ns.dtype)
+    surface = _run_job(network_surface_job(sreq), "--grid")
+    try:
+        save_network_landscape(ns.out, surface, nslice)
+    except OSError as exc:
+        raise CLIError("--out", f"cannot write {ns.out!r}: {exc.strerror or exc}") from None
+    bad = surface.non_finite()
+    note = f"; {bad} grid points with a non-finite loss" if bad else ""
+    tl = surface.layers["train_loss"]
+    print(f"{nslice.describe()}\n{grid[0]}×{grid[1]} grid, training loss "
+          f"{float(tl[tl == tl].min()):.4g} … {float(tl[tl == tl].max()):.4g}{note}\n"
+          f"saved {ns.out}")
+    return 0
