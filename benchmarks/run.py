@@ -22,6 +22,9 @@ Rows
          simulate() from each start one at a time (timed on 200 starts, extrapolated)
   7      value_and_grad on 1024² points: Rosenbrock typed as a formula (exact sympy
          derivatives, lambdified) vs the built-in hand-written Rosenbrock
+  8a-10  network landscapes (see benchmarks/network_rows.py): batched slice evaluation
+         vs the per-point loop (numpy; torch when installed), time to the first
+         preview and the full 101² picture, peak memory of a 401² grid
 
 ``--quick`` shrinks grids and repeats so the whole run takes well under a minute;
 its numbers only show that every row works.
@@ -51,6 +54,9 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import network_rows  # noqa: E402 - next to this file
+
 DEFAULT_JSON = ROOT / "benchmarks" / "results.json"
 XVFB_SERVER_ARGS = "-screen 0 1600x1000x24 +extension GLX"
 #: set in the re-executed process so a failing xvfb-run cannot loop
@@ -71,6 +77,9 @@ ROW_TITLES = {
     "6": "Basin map 256² × 500 steps (Adam, Himmelblau)",
     "7": "Formula vs built-in (1024² value+grad)",
 }
+ROW_TITLES.update(network_rows.TITLES)
+#: rows that only run where an optional extra is installed (8c: torch)
+OPTIONAL_ROWS = ("8c",)
 
 
 @dataclass
@@ -815,9 +824,11 @@ def bench_formula(quick: bool) -> Row:
 # -- table and main ----------------------------------------------------------------------
 
 
-def _fmt_ms(v: float) -> str:
+def _fmt_ms(v: float, unit: str = "ms") -> str:
     if not math.isfinite(v):
         return "n/a"
+    if unit == "MB":
+        return f"{v:.0f} MB" if v >= 10 else f"{v:.1f} MB"
     if v >= 1000:
         return f"{v / 1000:.2f} s"
     if v >= 100:
@@ -837,9 +848,9 @@ def print_table(rows: list[Row], quick: bool) -> None:
     headers = ("row", "ours", "alternative", "ratio/figure", "target", "met?")
     body = []
     for r in rows:
-        figure = _fmt_ratio(r) if r.target_on == "ratio" else _fmt_ms(r.ours)
+        figure = _fmt_ratio(r) if r.target_on == "ratio" else _fmt_ms(r.ours, r.unit)
         ctx = "" if r.target_on == "ratio" else f" (ratio {_fmt_ratio(r)})"
-        body.append((f"{r.id} {r.name}", _fmt_ms(r.ours), _fmt_ms(r.alternative),
+        body.append((f"{r.id} {r.name}", _fmt_ms(r.ours, r.unit), _fmt_ms(r.alternative, r.unit),
                      figure + ctx, r.target, "yes" if r.met else "NO"))
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
@@ -892,6 +903,11 @@ def main(argv: list[str] | None = None) -> int:
         ("5", lambda: bench_cold_start(1 if q else 3)),
         ("6", lambda: bench_basins(q)),
         ("7", lambda: bench_formula(q)),
+        ("8a", lambda: network_rows.bench_batched_wide(q, Row)),
+        ("8b", lambda: network_rows.bench_batched_small(q, Row)),
+        ("8c", lambda: network_rows.bench_torch_loop(q, Row)),
+        ("9", lambda: network_rows.bench_first_preview(q, Row)),
+        ("10", lambda: network_rows.bench_memory(q, Row)),
     ]
     if args.rows:
         wanted = {r.strip() for r in args.rows.split(",")}
@@ -909,6 +925,9 @@ def main(argv: list[str] | None = None) -> int:
             nan = float("nan")
             row = Row(rid, f"{ROW_TITLES[rid]} (FAILED: {exc})", nan, nan, nan, "", "", "ours",
                       nan, False)
+        if row is None:  # an optional row whose extra is not installed
+            print(f"    row {rid} skipped: its optional dependency is not installed")
+            continue
         row.details["bench_wall_s"] = round(time.perf_counter() - t0, 2)
         rows.append(row)
     print()
