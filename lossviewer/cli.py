@@ -2,6 +2,7 @@
 
     lossviewer [--function NAME | --formula EXPR [--param a=1,b=2]] [--xrange A,B]
                [--yrange C,D] [--screenshot FILE.png] [--smoke-test] [--size WxH]
+    lossviewer --network DATASET[:DIRECTIONS] | --open LANDSCAPE.npz [window options]
     lossviewer functions
     lossviewer optimizers
     lossviewer path (--function NAME | --formula EXPR) --optimizer NAME --start X,Y
@@ -10,6 +11,9 @@
     lossviewer critical (--function NAME | --formula EXPR) [--xrange A,B] [--yrange C,D]
     lossviewer basins (--function NAME | --formula EXPR) --optimizer NAME --grid N
                --steps N --out FILE.npz [...]
+    lossviewer train --dataset NAME --model mlp:16,16 --optimizer NAME --steps N --out RUN.npz
+    lossviewer landscape --dataset NAME --model ... [--run RUN.npz] --directions METHOD
+               --grid N --out SURFACE.npz [...]
 
 Wherever ``--function NAME`` is accepted, ``--formula EXPR`` is too: a typed
 f(x, y) such as ``"(a - x)^2 + b*(y - x^2)^2"`` whose parameters are declared
@@ -481,6 +485,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gui.add_argument(
         "--size", dest="gui_size", metavar="WxH", help="window size in pixels, e.g. 1600x1000"
+    )
+    gui.add_argument(
+        "--open", dest="gui_open", metavar="FILE.npz",
+        help="open a network landscape file (from 'lossviewer landscape' or Export)",
+    )
+    gui.add_argument(
+        "--network", dest="gui_network", metavar="DATASET[:DIRECTIONS]",
+        help="train the default MLP on a built-in dataset and show its landscape, e.g. "
+             "moons or digits:pca",
     )
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
@@ -1175,7 +1188,34 @@ def _size(text: str) -> tuple[int, int]:
     return (w, h)
 
 
+def _network_option(text: str) -> dict[str, Any]:
+    """--network DATASET[:DIRECTIONS] as NetworkSettings changes."""
+    from lossviewer.core.datasets import DATASETS
+    from lossviewer.core.directions import METHODS
+
+    name, _, method = str(text).partition(":")
+    changes: dict[str, Any] = {"dataset": _lookup(DATASETS, name, "--network", "dataset")}
+    if method:
+        changes["directions"] = _lookup(METHODS, method, "--network", "direction method")
+    if DATASETS[changes["dataset"]].task == "regression":
+        changes["loss"] = "mse"
+    if changes["dataset"] == "digits":  # a sensible start: smaller steps, more of them
+        changes |= {"optimizer": "adam", "lr": 0.003, "steps": 400, "hidden": (32,)}
+    return changes
+
+
 def _cmd_gui(ns: argparse.Namespace) -> int:
+    if ns.gui_open is not None or ns.gui_network is not None:
+        if ns.gui_open is not None and ns.gui_network is not None:
+            raise CLIError("--open", "give --open or --network, not both")
+        if ns.gui_open is not None and not os.path.isfile(ns.gui_open):
+            raise CLIError("--open", f"no such file: {ns.gui_open!r}")
+        network = None if ns.gui_network is None else _network_option(ns.gui_network)
+        size = None if ns.gui_size is None else _size(ns.gui_size)
+        if ns.gui_screenshot is not None:
+            _check_writable("--screenshot", ns.gui_screenshot)
+        return _open_window_on({}, ns.gui_screenshot, ns.gui_smoke_test, size,
+                               open_file=ns.gui_open, network=network)
     plain = all(v is None for v in (ns.gui_formula, ns.gui_param, ns.gui_xrange, ns.gui_yrange))
     function = chosen = None
     if plain and ns.gui_function is not None:
@@ -1217,17 +1257,23 @@ def _cmd_gui(ns: argparse.Namespace) -> int:
 
 
 def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_test: bool,
-                    size: tuple[int, int] | None) -> int:
+                    size: tuple[int, int] | None, open_file: str | None = None,
+                    network: Mapping[str, Any] | None = None) -> int:
     """As lossviewer.app.run_gui, on the default scene switched to ``landscape``
-    (Scene.set_landscape keywords): a formula, or a function with parameters/ranges."""
+    (Scene.set_landscape keywords): a formula, or a function with parameters/ranges;
+    or with a network landscape file opened / a network landscape computed."""
     from lossviewer.scene.scene import default_scene
 
     scene = default_scene()  # Qt-free
     try:
-        scene.set_landscape(**landscape)
+        if landscape:
+            scene.set_landscape(**landscape)
+        if network:
+            scene.set_network_settings(**network)
     except ValueError as exc:  # checked before, so unlikely: still one line
-        raise CLIError("--formula" if "formula" in landscape else "--function",
-                       _one_line(exc)) from None
+        flag = ("--network" if network else "--formula" if "formula" in landscape
+                else "--function")
+        raise CLIError(flag, _one_line(exc)) from None
     try:
         from lossviewer.app import create_application
     except ImportError as exc:
@@ -1239,6 +1285,13 @@ def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_
     # headless renders neither read nor overwrite the user's window layout
     window = MainWindow(scene=scene, persist_layout=not (screenshot or smoke_test))
     window.resize(*(size or (1500, 900)))
+    if open_file is not None and not window.network.open_file(open_file):
+        print(f"{PROG}: error: --open: {window.status_label.text().lstrip('⚠ ')}",
+              file=sys.stderr)
+        window.close()
+        return EXIT_USAGE
+    if network:
+        window.network.compute()
     if screenshot or smoke_test:
         from lossviewer.ui.offscreen import run_screenshot, run_smoke_test
 
@@ -1279,6 +1332,8 @@ def main(argv: list[str] | None = None) -> int:
                     ("--screenshot", ns.gui_screenshot),
                     ("--size", ns.gui_size),
                     ("--smoke-test", ns.gui_smoke_test or None),
+                    ("--open", ns.gui_open),
+                    ("--network", ns.gui_network),
                 )
                 if v is not None
             ]

@@ -55,7 +55,7 @@ def _add_data_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_training_options(p: argparse.ArgumentParser, required: bool) -> None:
-    need = " (required)" if required else " (default 300)"
+    need = " (required)" if required else " (default 500)"
     p.add_argument("--steps", metavar="N", help=f"training steps{need}")
     p.add_argument("--batch-size", metavar="B", default="0",
                    help="mini-batch size; 0 = full batch gradient descent (default 0)")
@@ -99,7 +99,8 @@ def add_network_commands(sub: Any) -> None:
             "training path), hessian (top-2 eigenvectors), interp (the plane through the\n"
             "solution, a second solution and the initialisation). The file holds the\n"
             "coordinates, the four layers, the centre and both directions and the\n"
-            "metadata to reproduce them; the window opens it (lossviewer FILE.npz)."),
+            "metadata to reproduce them; the window opens it\n"
+            "(lossviewer --open FILE.npz, or File → Open network landscape)."),
         epilog=(
             "examples:\n"
             "  lossviewer landscape --dataset moons --model mlp:16,16 --optimizer sgd \\\n"
@@ -181,7 +182,7 @@ def _training(ns: argparse.Namespace, required: bool) -> Any:
             raise CLIError("--optimizer", "this argument is required")
         ns.optimizer = "sgd"
         if ns.hp_lr is None:
-            ns.hp_lr = "0.1"
+            ns.hp_lr = "0.2"  # gradient descent that converges smoothly on the built-ins
     opt = _optimizer_setup(ns)
     if opt.noise:
         raise CLIError("--noise", "training takes no gradient noise; mini-batches "
@@ -189,7 +190,7 @@ def _training(ns: argparse.Namespace, required: bool) -> Any:
     if ns.steps is None:
         if required:
             raise CLIError("--steps", "this argument is required")
-        steps = 300
+        steps = 500
     else:
         steps = _integer("--steps", ns.steps)
     if not 1 <= steps <= MAX_STEPS:

@@ -52,16 +52,18 @@ class SurfaceRequest:
     yrange: tuple[float, float]
     resolution: int
     revision: int = 0
+    #: for a network landscape: which layer (scene.NETWORK_LAYERS)
+    layer: str = "train_loss"
 
     @classmethod
     def create(cls, landscape: LandscapeSpec | str, params: dict[str, float] | None,
                xrange: tuple[float, float], yrange: tuple[float, float], resolution: int,
-               revision: int = 0) -> SurfaceRequest:
+               revision: int = 0, layer: str = "train_loss") -> SurfaceRequest:
         """``landscape`` is a spec, or a built-in function's name with ``params``."""
         spec = (landscape if isinstance(landscape, LandscapeSpec)
                 else LandscapeSpec.create(landscape, params))
         return cls(spec, tuple(map(float, xrange)), tuple(map(float, yrange)),
-                   int(resolution), revision)
+                   int(resolution), revision, layer)
 
 
 #: share of a surface job's progress bar spent sampling (the rest: display + isolines)
@@ -75,6 +77,11 @@ def surface_job(req: SurfaceRequest) -> Generator[Progress | Partial, None, Surf
     Every yield carries a Progress with text; the runner decides how often the
     user sees one.
     """
+    if req.landscape.is_network:
+        from lossviewer.compute.network_jobs import layer_display_job
+
+        return (yield from layer_display_job(req.landscape.network, req.xrange, req.yrange,
+                                             req.resolution, req.layer))
     landscape = req.landscape.make()
     best = landscape.global_minimum()
     floor = best.value if best is not None else None

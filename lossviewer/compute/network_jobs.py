@@ -12,9 +12,10 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from lossviewer.compute.jobs import Partial, Progress
+from lossviewer.compute.jobs import Partial, Progress, progress_steps
 from lossviewer.core.datasets import make_dataset
 from lossviewer.core.directions import DirectionSpec, make_directions
+from lossviewer.core.grid import SurfaceDisplay, iter_prepare_surface
 from lossviewer.core.network import ModelSpec, Network
 from lossviewer.core.network_landscape import (
     NetworkSlice,
@@ -83,8 +84,11 @@ def network_job(req: NetworkRequest) -> Generator[Progress, None, NetworkSlice]:
     directions = make_directions(req.directions, network, run.final,
                                  checkpoints=run.checkpoints, X=ds.X_train, targets=t,
                                  others=others)
+    nslice = NetworkSlice(ds, network, directions, run, dtype=req.dtype)
+    yield Progress(0.95, "Projecting the training path …")
+    nslice.project_run()  # kept with the slice: the GUI draws it at once
     yield Progress(1.0, "Directions ready")
-    return NetworkSlice(ds, network, directions, run, dtype=req.dtype)
+    return nslice
 
 
 @dataclass(frozen=True)
@@ -132,3 +136,73 @@ def network_surface_job(req: NetworkSurfaceRequest
         elapsed = time.perf_counter() - t0
         eta = f" · {_eta(elapsed * (1 - f) / f)}" if f > 0.02 and elapsed > 0.3 else ""
         yield Progress(f, f"{label} … {100 * f:.0f}%{eta}")
+
+
+#: network surfaces kept per slice (layer switches and returning to a view reuse them)
+KEPT_SURFACES = 3
+
+
+def layer_display_job(network_slice: NetworkSlice, xrange: tuple[float, float],
+                      yrange: tuple[float, float], resolution: int, layer: str,
+                      dtype: str | None = None
+                      ) -> Generator[Progress | Partial, None, SurfaceDisplay]:
+    """One layer of a network landscape, prepared for the views.
+
+    The four layers are computed together (coarse previews yielded as Partials)
+    and kept with the slice, so showing another layer of the same grid only
+    prepares the display.
+    """
+    dt = dtype or network_slice.dtype
+    n = int(resolution)
+    key = _surface_key(xrange, yrange, (n, n), dt)
+    cache = network_slice._cache
+    with network_slice._lock:
+        surface = cache.get(key)
+    if surface is None:
+        req = NetworkSurfaceRequest.create(network_slice, xrange, yrange, n, dt)
+        gen = network_surface_job(req)
+        while True:
+            try:
+                step = next(gen)
+            except StopIteration as stop:
+                surface = stop.value
+                break
+            if isinstance(step, Partial):
+                if step.value.stride > 1:
+                    coarse = step.value.surface(layer)
+                    prepared = yield from progress_steps(iter_prepare_surface(coarse), 0.0, 0.0,
+                                                         "Preview …")
+                    yield Partial(prepared)
+                continue
+            yield Progress(0.9 * step.fraction, step.text)
+        with network_slice._lock:
+            kept = [k for k in cache if isinstance(k, tuple) and k and k[0] == "surface"]
+            for old in kept[:max(0, len(kept) - KEPT_SURFACES + 1)]:
+                del cache[old]
+            cache[key] = surface
+    return (yield from progress_steps(iter_prepare_surface(surface.surface(layer)), 0.9, 1.0,
+                                      f"Contours {n}²", 32))
+
+
+def _surface_key(xrange: tuple[float, float], yrange: tuple[float, float],
+                 shape: tuple[int, int], dtype: str) -> tuple:
+    return ("surface", tuple(map(float, xrange)), tuple(map(float, yrange)),
+            (int(shape[0]), int(shape[1])), dtype)
+
+
+def cached_network_surface(network_slice: NetworkSlice, xrange: tuple[float, float],
+                           yrange: tuple[float, float], resolution: int,
+                           dtype: str | None = None) -> NetworkSurface | None:
+    """The computed four-layer surface for these settings, if it is kept."""
+    key = _surface_key(xrange, yrange, (resolution, resolution), dtype or network_slice.dtype)
+    with network_slice._lock:
+        return network_slice._cache.get(key)
+
+
+def keep_network_surface(network_slice: NetworkSlice, surface: NetworkSurface) -> None:
+    """Keep a computed (or loaded) surface with its slice so it is not computed again."""
+    xs, ys = surface.xs, surface.ys
+    key = _surface_key((xs[0], xs[-1]), (ys[0], ys[-1]), (xs.size, ys.size),
+                       str(surface.meta.get("dtype", network_slice.dtype)))
+    with network_slice._lock:
+        network_slice._cache[key] = surface

@@ -446,6 +446,9 @@ def _finish(land: Landscape, st: _Search, box: tuple[float, float, float, float]
     """Converged, unique, polished, classified, sorted and capped critical points."""
     gscale, hscale, spread = st.gscale, st.hscale, st.spread
     x0, x1, y0, y1 = box
+    # landscapes whose derivatives are approximate (a network slice: finite-difference
+    # Hessians, ReLU kinks) say how close two points must be to count as one
+    merge = getattr(land, "critical_merge_radius", DUPLICATE_RADIUS) * diag
     mx, my = DOMAIN_MARGIN * (x1 - x0), DOMAIN_MARGIN * (y1 - y0)
     gtol = GRAD_TOL * gscale
 
@@ -462,14 +465,14 @@ def _finish(land: Landscape, st: _Search, box: tuple[float, float, float, float]
         P, gn = st.P[good], st.gn[good]
         if len(P):
             # one point per critical point (the best converged start), then polished
-            labels = cluster_points(P, DUPLICATE_RADIUS * diag)
+            labels = cluster_points(P, merge)
             P = P[_representatives(labels, gn)]
             P = _polish(land, P, cap, POLISH_STEPS)
             g, gn, H, ok = _eval(land, P)
             good = keep(P, g, gn, H, ok)
             P, gn, H = P[good], gn[good], H[good]
         if len(P):
-            labels = cluster_points(P, DUPLICATE_RADIUS * diag)
+            labels = cluster_points(P, merge)
             rep = _representatives(labels, gn)
             P, H = P[rep], H[rep]
         values = land.value(P) if len(P) else np.zeros(0)

@@ -17,6 +17,8 @@ from lossviewer.core.landscape import Domain, Landscape
 
 #: the function key that means "the typed formula"
 FORMULA = "formula"
+#: the function key of a neural-network slice (core.network_landscape)
+NETWORK = "network"
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,13 @@ class LandscapeSpec:
     declarations: str = ""
     #: the domain shown (formulas have no default of their own)
     domain: Domain | None = None
+    #: for function == NETWORK: the NetworkSlice (immutable; compared by identity)
+    network: Any = None
 
     @classmethod
     def create(cls, function: str, params: dict[str, float] | None = None, formula: str = "",
-               declarations: str = "", domain: Domain | None = None) -> LandscapeSpec:
+               declarations: str = "", domain: Domain | None = None,
+               network: Any = None) -> LandscapeSpec:
         items = tuple(sorted((str(k), float(v)) for k, v in (params or {}).items()))
         dom = None
         if domain is not None:
@@ -39,15 +44,27 @@ class LandscapeSpec:
             dom = ((float(x0), float(x1)), (float(y0), float(y1)))
         if function != FORMULA:  # a built-in has its own domain and no text
             formula, declarations, dom = "", "", None
-        return cls(str(function), items, str(formula), str(declarations), dom)
+        if function != NETWORK:
+            network = None
+        elif network is None:
+            raise ValueError("no network slice to show: train a network first")
+        return cls(str(function), items, str(formula), str(declarations), dom, network)
 
     @property
     def is_formula(self) -> bool:
         return self.function == FORMULA
 
+    @property
+    def is_network(self) -> bool:
+        return self.function == NETWORK
+
     def make(self) -> Landscape:
         """Build the landscape; bad formulas or parameters raise ValueError."""
         params: dict[str, Any] = dict(self.params)
+        if self.is_network:
+            from lossviewer.core.network_landscape import NetworkLandscape
+
+            return NetworkLandscape(self.network)
         if self.is_formula:
             from lossviewer.core.formula import FormulaLandscape  # sympy: only when used
 

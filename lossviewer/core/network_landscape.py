@@ -32,6 +32,10 @@ SPLITS = ("train", "val")
 SPLIT_TITLES = {"train": "training", "val": "validation"}
 #: the four layers a network surface holds
 LAYERS = ("train_loss", "train_acc", "val_loss", "val_acc")
+#: what each layer of a network surface shows (axis and colour-bar titles)
+LAYER_TITLES = {"train_loss": "training loss", "val_loss": "validation loss",
+                "loss_gap": "validation − training loss", "train_acc": "training accuracy",
+                "val_acc": "validation accuracy"}
 #: refuse grids beyond this many points (401² is the largest the UI offers)
 MAX_GRID_POINTS = 1001 * 1001
 
@@ -67,8 +71,20 @@ class NetworkSlice:
         return Plane(d.center, d.d1, d.d2)
 
     def with_split(self, split: str) -> NetworkSlice:
-        """The same slice seen on the other split (shares the evaluators)."""
-        return replace(self, split=split, _cache=self._cache, _lock=self._lock)
+        """The same slice seen on the other split (shares the evaluators).
+
+        Always the same object for a split, so specs built from it compare equal.
+        """
+        if split == self.split:
+            return self
+        with self._lock:
+            key = ("split", split)
+            other = self._cache.get(key)
+            if other is None:
+                other = replace(self, split=split, _cache=self._cache, _lock=self._lock)
+                self._cache[key] = other
+                self._cache[("split", self.split)] = self
+            return other
 
     def with_loss(self, loss: str, l2: float) -> NetworkSlice:
         """The same plane under another training objective (new evaluators)."""
@@ -113,9 +129,20 @@ class NetworkSlice:
         return f"{ds.title}: {self.network.describe()}, {self.directions.spec.describe()}"
 
     def project_run(self) -> PathProjection | None:
-        """The training run's checkpoints on the plane, with how faithful the picture is."""
+        """The training run's checkpoints on the plane, with how faithful the picture is.
+
+        Computed once per slice and split (a forward pass per checkpoint) and kept.
+        """
         if self.run is None:
             return None
+        key = ("projection", self.split)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._project_run()
+            self._cache[key] = cached
+        return cached
+
+    def _project_run(self) -> PathProjection:
         run = self.run
         coords, dist = self.plane.project(run.checkpoints)
         X, y = self.data(self.split)
@@ -173,7 +200,11 @@ class NetworkLandscape(Landscape):
     description = ("The loss of a real network on real data along two directions of its "
                    "parameter space (Li et al. 2018).")
     default_zscale = "linear"
-    default_start = (0.8, 0.8)
+    #: critical points closer than this share of the view's diagonal are one (ReLU
+    #: kinks and finite-difference Hessians make Newton stop a little apart)
+    critical_merge_radius = 1e-2
+    #: fewer Newton seeds than the analytic views: a gradient is a pass over the data
+    critical_seeds = 12
 
     def __init__(self, network_slice: NetworkSlice) -> None:
         self.slice = network_slice
@@ -185,6 +216,20 @@ class NetworkLandscape(Landscape):
         self._minimum: Minimum | None = None
         net = network_slice.network
         self.formula = f"{SPLIT_TITLES[network_slice.split]} {LOSS_TITLES[net.loss]} loss"
+        self.default_start = self._start()
+
+    def _start(self) -> tuple[float, float]:
+        """Where the races start: the training run's initialisation as seen on the plane
+        when it lies in view (the optimizers then replay training inside the slice), else
+        a corner of the view."""
+        (x0, x1), (y0, y1) = self.slice.default_domain()
+        run = self.slice.run
+        # random planes hardly see the initialisation (it projects near the centre)
+        if run is not None and self.slice.directions.spec.method in ("pca", "interp"):
+            (a, b), = self.slice.plane.project(run.init[None, :])[0]
+            if x0 <= a <= x1 and y0 <= b <= y1 and np.hypot(a, b) > 1e-9:
+                return (float(a), float(b))
+        return (x0 + 0.8 * (x1 - x0), y0 + 0.8 * (y1 - y0))
 
     @property
     def domain(self) -> Domain:
@@ -272,7 +317,8 @@ class NetworkSurface:
             Z = self.layers["val_loss"][::s, ::s] - self.layers["train_loss"][::s, ::s]
         else:
             Z = self.layers[layer][::s, ::s]
-        return Surface(xs, ys, np.ascontiguousarray(Z), dict(self.meta, layer=layer))
+        return Surface(xs, ys, np.ascontiguousarray(Z),
+                       dict(self.meta, layer=layer, value_label=LAYER_TITLES[layer]))
 
     def non_finite(self) -> int:
         """Grid points whose training or validation loss is not finite."""
@@ -331,7 +377,8 @@ def iter_network_surface(network_slice: NetworkSlice, xrange: tuple[float, float
     total = 2 * nx * ny
     count = 0
     meta = {"kind": "network", "xrange": (x0, x1), "yrange": (y0, y1), "resolution": (nx, ny),
-            "dtype": dt, "slice": network_slice.describe()}
+            "dtype": dt, "slice": network_slice.describe(),
+            "axis_labels": list(network_slice.directions.labels)}
     for stride in preview_strides(nx, ny):
         sel = np.zeros((ny, nx), bool)
         sel[::stride, ::stride] = True

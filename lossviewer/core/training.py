@@ -35,10 +35,10 @@ class TrainingConfig:
     """How to train: optimizer (torch names), schedule, steps, batches, checkpoints, seed."""
 
     optimizer: str = "sgd"
-    hyper: tuple[tuple[str, Any], ...] = (("lr", 0.1),)
+    hyper: tuple[tuple[str, Any], ...] = (("lr", 0.2),)
     schedule: str = "constant"
     schedule_params: tuple[tuple[str, Any], ...] = ()
-    steps: int = 300
+    steps: int = 500
     #: None or 0: full batch (gradient descent); else mini-batches of this size
     batch_size: int | None = None
     checkpoint_every: int = 5
@@ -49,7 +49,7 @@ class TrainingConfig:
     def create(cls, optimizer: str = "sgd", hyper: Mapping[str, Any] | None = None,
                schedule: str = "constant", schedule_params: Mapping[str, Any] | None = None,
                **kw: Any) -> TrainingConfig:
-        return cls(optimizer, tuple(sorted((hyper or {"lr": 0.1}).items())), schedule,
+        return cls(optimizer, tuple(sorted((hyper or {"lr": 0.2}).items())), schedule,
                    tuple(sorted((schedule_params or {}).items())), **kw)
 
     def describe(self) -> str:

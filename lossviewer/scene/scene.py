@@ -16,11 +16,12 @@ from typing import Any
 from lossviewer.core.functions import LANDSCAPES, make_landscape
 from lossviewer.core.grid import SurfaceDisplay, check_range, check_resolution
 from lossviewer.core.landscape import Landscape
-from lossviewer.core.landscape_spec import FORMULA, LandscapeSpec
+from lossviewer.core.landscape_spec import FORMULA, NETWORK, LandscapeSpec
 from lossviewer.core.optimizers import OPTIMIZERS
 from lossviewer.core.schedules import SCHEDULES
 from lossviewer.core.trajectory import Trajectory
 from lossviewer.scene.analysis import Analysis
+from lossviewer.scene.network_settings import LIVE_FIELDS, NetworkSettings
 from lossviewer.scene.observable import Event
 
 #: path colours chosen to stand out on viridis/magma surfaces and on a projector
@@ -32,6 +33,18 @@ MAX_RUNS = 32
 #: what the formula editor starts with: two valleys, a saddle between them, a tilt
 DEFAULT_FORMULA = "(x^2 - 1)^2 + a*y^2 + b*x"
 DEFAULT_DECLARATIONS = "a=1, b=0.3"
+#: what a network landscape shows: the loss or accuracy of either split, or val − train
+NETWORK_LAYERS = {
+    "train_loss": "Training loss",
+    "val_loss": "Validation loss",
+    "loss_gap": "Validation − training loss",
+    "train_acc": "Training accuracy",
+    "val_acc": "Validation accuracy",
+}
+#: grid sides of a network landscape: each point is a full pass over the data
+NETWORK_DEFAULT_RESOLUTION = 51
+NETWORK_MAX_RESOLUTION = 401
+ANALYTIC_DEFAULT_RESOLUTION = 256
 
 
 @dataclass(frozen=True)
@@ -47,22 +60,40 @@ class LandscapeSettings:
     #: shown, so switching back to "formula" brings the user's text back)
     formula: str = DEFAULT_FORMULA
     declarations: str = DEFAULT_DECLARATIONS
+    #: the network slice (core.network_landscape.NetworkSlice), kept while another
+    #: landscape is shown so that switching back needs no retraining
+    network: Any = None
+    #: which layer of a network landscape is drawn (NETWORK_LAYERS)
+    layer: str = "train_loss"
 
     @property
     def is_formula(self) -> bool:
         return self.function == FORMULA
 
     @property
+    def is_network(self) -> bool:
+        return self.function == NETWORK
+
+    @property
+    def split(self) -> str:
+        """The data the network landscape's value (races, hover) is computed on."""
+        return "val" if self.layer.startswith("val") else "train"
+
+    @property
     def title(self) -> str:
+        if self.is_network:
+            name = self.network.dataset.title if self.network is not None else "none"
+            return f"Neural network — {name}"
         return "Formula" if self.is_formula else LANDSCAPES[self.function].title
 
     def spec(self) -> LandscapeSpec:
         """What a job needs to rebuild this landscape on a worker thread."""
+        net = self.network.with_split(self.split) if self.is_network else None
         return LandscapeSpec.create(self.function, self.params, self.formula,
-                                    self.declarations, (self.xrange, self.yrange))
+                                    self.declarations, (self.xrange, self.yrange), net)
 
     def make(self) -> Landscape:
-        if self.is_formula:
+        if self.is_formula or self.is_network:
             return self.spec().make()
         return make_landscape(self.function, **self.params)
 
@@ -172,6 +203,7 @@ class Scene:
         self.trajectory_changed = Event("trajectory_changed")  # (run_id)
         self.selection_changed = Event("selection_changed")  # (run_id | None)
         self.playback_changed = Event("playback_changed")  # (PlaybackSettings)
+        self.network_settings_changed = Event("network_settings_changed")  # (NetworkSettings)
 
         self.landscape_settings = LandscapeSettings()
         self.landscape: Landscape = self.landscape_settings.make()
@@ -191,6 +223,8 @@ class Scene:
         self.playback = PlaybackSettings()
         #: critical points, curvature and basins: overlay settings and results
         self.analysis = Analysis()
+        #: the network landscape the Network dock describes (computed on request)
+        self.network_settings = NetworkSettings()
         self._next_id = 1
 
     # -- landscape -----------------------------------------------------------
@@ -202,9 +236,32 @@ class Scene:
         """
         old = self.landscape_settings
         new = replace(old, **changes)
+        if "layer" in changes and changes["layer"] not in NETWORK_LAYERS:
+            raise ValueError(f"unknown layer {changes['layer']!r}; known: "
+                             f"{', '.join(NETWORK_LAYERS)}")
+        new_slice = "network" in changes and changes["network"] is not old.network
+        if "function" in changes and changes["function"] != old.function or (
+                new_slice and new.is_network):
+            key = str(changes.get("function", old.function)).strip().lower().replace("-", "_")
+            if key == NETWORK:
+                if new.network is None:
+                    raise ValueError("no network landscape yet: compute one in the "
+                                     "Network dock first")
+                (x0, x1), (y0, y1) = new.network.default_domain()
+                new = replace(new, function=key, params={},
+                              xrange=changes.get("xrange", (x0, x1)),
+                              yrange=changes.get("yrange", (y0, y1)),
+                              zscale=changes.get("zscale", "linear"),
+                              resolution=changes.get(
+                                  "resolution", old.resolution if old.is_network
+                                  else NETWORK_DEFAULT_RESOLUTION))
+            elif old.is_network and "resolution" not in changes:
+                new = replace(new, resolution=ANALYTIC_DEFAULT_RESOLUTION)
         if "function" in changes and changes["function"] != old.function:
             key = str(changes["function"]).strip().lower().replace("-", "_")
-            if key == FORMULA:
+            if key == NETWORK:
+                pass
+            elif key == FORMULA:
                 # a typed formula has no domain of its own: keep the one shown
                 new = replace(new, function=key, params=dict(changes.get("params", {})))
             elif key not in LANDSCAPES:
@@ -225,6 +282,9 @@ class Scene:
         xr = check_range(*new.xrange, what="x range")
         yr = check_range(*new.yrange, what="y range")
         res = check_resolution(new.resolution)
+        if new.is_network and res > NETWORK_MAX_RESOLUTION:
+            raise ValueError(f"a network landscape is at most {NETWORK_MAX_RESOLUTION}² "
+                             f"points (each is a pass over the data), got {res}")
         if new.zscale not in ("linear", "log"):
             raise ValueError(f"z-scale must be 'linear' or 'log', got {new.zscale!r}")
         if new.colormap not in COLORMAPS:
@@ -237,32 +297,56 @@ class Scene:
         function_changed = new.function != old.function
         formula_changed = new.is_formula and (new.formula != old.formula
                                               or new.declarations != old.declarations)
+        # another slice is another function; another split another landscape for runs
+        network_changed = new.is_network and new.network is not old.network
+        split_changed = new.is_network and new.split != old.split
+        formula_changed = formula_changed or network_changed
         surface_changed = (function_changed or formula_changed or new.params != old.params
                            or new.xrange != old.xrange or new.yrange != old.yrange
-                           or new.resolution != old.resolution)
+                           or new.resolution != old.resolution
+                           or (new.is_network and new.layer != old.layer))
         self.landscape_settings = new
         self.landscape = landscape
         if surface_changed:
             self.landscape_revision += 1
         if function_changed or formula_changed:
             self.analysis.clear()  # results for another function mean nothing here
-        if function_changed:
+        if function_changed or network_changed:
             start = landscape.default_start
             for rid, run in self.runs.items():
                 self.runs[rid] = replace(run, start=start)
         self.landscape_changed.emit(new)
         if not surface_changed:
             self.view_changed.emit(new)
-        if function_changed:
+        if function_changed or network_changed:
             for rid in self.runs:
                 self.run_changed.emit(rid)  # the start moved
-        if function_changed or formula_changed or new.params != old.params:
+        if function_changed or formula_changed or new.params != old.params or split_changed:
             for rid in self.runs:
                 self._invalidate(rid)
         elif new.is_formula and (new.xrange, new.yrange) != (old.xrange, old.yrange):
             # a formula's domain is its landscape's: the stop rules scale with it
             for rid in self.runs:
                 self._invalidate(rid, keep_shown=True)
+
+    def set_network_settings(self, **changes: Any) -> None:
+        """Edit the network settings; the loss and L2 re-evaluate the shown plane at once."""
+        old = self.network_settings
+        new = replace(old, **changes).validated()
+        if new == old:
+            return
+        new_slice = None
+        current = self.landscape_settings.network
+        live = new.changed_fields(old) & LIVE_FIELDS
+        if live and current is not None:
+            try:
+                new_slice = current.with_loss(new.loss, new.l2)
+            except ValueError:
+                new_slice = None  # e.g. cross-entropy chosen for a regression slice
+        self.network_settings = new
+        self.network_settings_changed.emit(new)
+        if new_slice is not None:
+            self.set_landscape(network=new_slice)
 
     def set_surface(self, surface: SurfaceDisplay, revision: int, preview: bool = False) -> bool:
         """Store a computed surface; dropped (False) if the settings changed since."""

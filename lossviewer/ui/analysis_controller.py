@@ -275,11 +275,15 @@ class AnalysisController(QObject):
         spec = s.spec()
         if self._needs("critical", wanted["critical"]):
             self._submit("critical", wanted["critical"], critical_job,
-                         CriticalRequest.create(spec, s.xrange, s.yrange))
+                         CriticalRequest.create(spec, s.xrange, s.yrange,
+                                                seeds=getattr(self.scene.landscape,
+                                                              "critical_seeds", 40)))
         if self._needs("curvature", wanted["curvature"]):
             self._submit("curvature", wanted["curvature"], curvature_job,
                          CurvatureRequest.create(spec, s.xrange, s.yrange,
-                                                 CURVATURE_RESOLUTION, ARROWS_PER_SIDE))
+                                                 CURVATURE_RESOLUTION if not spec.is_network
+                                                 else min(s.resolution, 64),
+                                                 ARROWS_PER_SIDE))
         self._schedule_basins()
 
     def request_basins(self) -> None:

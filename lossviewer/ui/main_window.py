@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -36,18 +37,21 @@ from lossviewer.compute.jobs import (
 )
 from lossviewer.core.functions import LANDSCAPES
 from lossviewer.core.grid import SurfaceDisplay
-from lossviewer.core.landscape_spec import FORMULA
+from lossviewer.core.landscape_spec import FORMULA, NETWORK
 from lossviewer.scene.analysis import HEATMAPS
 from lossviewer.scene.scene import COLORMAPS, Scene, default_scene
 from lossviewer.ui import theme
 from lossviewer.ui.analysis_controller import AnalysisController
 from lossviewer.ui.docks.analysis_dock import AnalysisDock
 from lossviewer.ui.docks.landscape_dock import LandscapeDock
+from lossviewer.ui.docks.network_dock import NetworkDock
 from lossviewer.ui.docks.optimizer_dock import OptimizerDock
 from lossviewer.ui.docks.playback_dock import PlaybackDock
 from lossviewer.ui.job_runner import JobRunner
+from lossviewer.ui.network_controller import NetworkController
 from lossviewer.ui.views.contour_view import ContourView
 from lossviewer.ui.views.loss_plot import LossPlot
+from lossviewer.ui.views.network_panel import NetworkPanel
 from lossviewer.ui.views.surface_view import SurfaceView
 from lossviewer.ui.widgets import ProgressStrip
 
@@ -90,6 +94,11 @@ class MainWindow(QMainWindow):
         self.optimizer_dock = OptimizerDock(self.scene, self.report_error, self)
         self.playback_dock = PlaybackDock(self.scene, self.report_error, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.landscape_dock)
+        # neural-network settings: a tab beside the landscape (tabified before the
+        # playback dock joins the column, or Qt draws the tab bar twice)
+        self.network_dock = NetworkDock(self.scene, self.report_error, self)
+        self.tabifyDockWidget(self.landscape_dock, self.network_dock)
+        self.landscape_dock.raise_()
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.playback_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.optimizer_dock)
 
@@ -126,6 +135,16 @@ class MainWindow(QMainWindow):
         self.optimizer_dock.raise_()
         # the analysis tab's wide table must not widen the right column by default
         self.resizeDocks([self.optimizer_dock], [300], Qt.Orientation.Horizontal)
+        # -- neural-network landscapes: settings beside the landscape, plots below
+        self.network_panel = NetworkPanel()
+        self.network_plots = QDockWidget("Network plots", self)
+        self.network_plots.setObjectName("NetworkPlotsDock")
+        self.network_plots.setWidget(self.network_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.network_plots)
+        self.network_plots.hide()  # shown with the first network landscape
+        self.network = NetworkController(self.scene, self.network_dock, self.network_panel,
+                                         self._attach_runner, self.report_error, self)
+        self.landscape_dock.network_requested.connect(self._show_network_dock)
         self.analysis_dock.start_requested.connect(
             lambda x, y: self._on_start_requested(x, y, False))
         self.surface_runner.partial.connect(lambda d: self._on_surface(d, preview=True))
@@ -181,6 +200,12 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         file = mb.addMenu("&File")
+        self._action(file, "&Open network landscape…", "Ctrl+O", lambda: self.network.open_file(),
+                     "Open a landscape saved by 'lossviewer landscape' or Export")
+        self._action(file, "&Export network landscape…", "Ctrl+Shift+E",
+                     self.network.save_file,
+                     "Save the shown network landscape (training and validation layers)")
+        file.addSeparator()
         self._action(file, "Save &screenshot…", "Ctrl+Shift+S", self.save_screenshot,
                      "Save a PNG of the window")
         file.addSeparator()
@@ -200,7 +225,8 @@ class MainWindow(QMainWindow):
         functions = view.addMenu("&Function")
         colormaps = view.addMenu("&Colormap")
         self._choice_menu(functions, [*((n, c.title) for n, c in LANDSCAPES.items()),
-                                      (FORMULA, "Formula (type your own)")],
+                                      (FORMULA, "Formula (type your own)"),
+                                      (NETWORK, "Neural network")],
                           lambda: self.scene.landscape_settings.function,
                           lambda n: self._apply_landscape(function=n))
         self._choice_menu(colormaps, [(n, n.capitalize()) for n in COLORMAPS],
@@ -220,9 +246,11 @@ class MainWindow(QMainWindow):
         self._action(view, "Show &basins of attraction", "B",
                      lambda: self._set_analysis(basins=not a.settings.basins),
                      "Which minimum the selected run reaches from every start")
+        self._action(view, "Training / &validation surface", "V", self.network_dock.toggle_split,
+                     "Network landscapes: switch between training and validation loss")
         view.addSeparator()
-        for dock in (self.landscape_dock, self.optimizer_dock, self.analysis_dock,
-                     self.playback_dock):
+        for dock in (self.landscape_dock, self.network_dock, self.optimizer_dock,
+                     self.analysis_dock, self.playback_dock, self.network_plots):
             view.addAction(dock.toggleViewAction())
 
         run = mb.addMenu("&Run")
@@ -240,6 +268,8 @@ class MainWindow(QMainWindow):
         self._action(run, "Re&move run", QKeySequence.StandardKey.Delete, od.remove_selected,
                      also_in=(od.runs,))
         run.addSeparator()
+        self._action(run, "Compute &network landscape", "Ctrl+Return", self.network.compute,
+                     "Train the network, choose the directions and evaluate the grid")
         self._action(run, "Re&compute", "F5", self.recompute,
                      "Compute what is out of date (after a cancel or a failure)")
         self._action(run, "&Cancel computation", "Esc", self.cancel_jobs)
@@ -260,7 +290,16 @@ class MainWindow(QMainWindow):
             acts[key] = act
         menu.aboutToShow.connect(lambda: acts[current()].setChecked(True))
 
+    def _show_network_dock(self) -> None:
+        """"Neural network" chosen before any was computed: compute the dock's settings."""
+        self.network_dock.show()
+        self.network_dock.raise_()
+        self.network.compute()
+
     def _apply_landscape(self, **changes) -> None:
+        if changes.get("function") == NETWORK and self.scene.landscape_settings.network is None:
+            self._show_network_dock()
+            return
         if changes.get("function") == FORMULA and not self.scene.landscape_settings.is_formula:
             self.landscape_dock.choose_formula()  # derived on a worker first
             return
@@ -338,6 +377,8 @@ class MainWindow(QMainWindow):
 
     def cancel_jobs(self) -> None:
         """Stop the surface and analysis computations (paths take milliseconds and go on)."""
+        if self.network.cancel():
+            self.report_error("Network training cancelled; the landscape shown is unchanged")
         analysing = any(r.busy for r in self.analysis.runners)
         if analysing:
             self.analysis.cancel()
@@ -370,7 +411,8 @@ class MainWindow(QMainWindow):
         s = self.scene.landscape_settings
         rev = self.scene.landscape_revision
         self._surface_revision_requested = rev
-        req = SurfaceRequest.create(s.spec(), None, s.xrange, s.yrange, s.resolution, rev)
+        req = SurfaceRequest.create(s.spec(), None, s.xrange, s.yrange, s.resolution, rev,
+                                    s.layer)
         self.surface_runner.submit(surface_job, req)
         self._update_stale_note()
 
@@ -486,6 +528,9 @@ class MainWindow(QMainWindow):
                 "color": run.color, "head": (*traj.points[0, end, :2], float(ends[1])),
                 "start": (*run.start, float(ends[0])), "selected": rid == self.scene.selected,
                 "diverged": traj.status[0] == "diverged" and end >= stop})
+        training = self.network.training_path(disp)
+        if training is not None:
+            paths.append(training)
         if disp is not None:
             self.surface_view.set_paths(paths)
         self.contour_view.set_paths(paths)
@@ -554,6 +599,9 @@ class MainWindow(QMainWindow):
         if not np.isfinite(x):
             self.contour_view.show_readout(x, y, "")
             return
+        if self.scene.landscape_settings.is_network:
+            self.contour_view.show_readout(x, y, self.network.hover_text(x, y))
+            return
         from lossviewer.core.curvature import hessian_eigenvalues
 
         land = self.scene.landscape
@@ -583,6 +631,8 @@ class MainWindow(QMainWindow):
 
     def _cycle_function(self, delta: int) -> None:
         names = [*LANDSCAPES, FORMULA]
+        if self.scene.landscape_settings.network is not None:
+            names.append(NETWORK)
         i = names.index(self.scene.landscape_settings.function)
         self._apply_landscape(function=names[(i + delta) % len(names)])
 
@@ -638,7 +688,8 @@ class MainWindow(QMainWindow):
     def scene_ready(self) -> bool:
         """The surface and every run's path are computed (the analysis may still run)."""
         return (self.scene.surface_up_to_date and not self.scene.stale_runs()
-                and not self.surface_runner.busy and not self.paths_runner.busy)
+                and not self.surface_runner.busy and not self.paths_runner.busy
+                and not self.network.busy)
 
     @property
     def ready(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from lossviewer.core.functions import LANDSCAPES
 from lossviewer.core.grid import MESH_MAX_SIDE, MIN_RESOLUTION, estimate_grid_bytes
-from lossviewer.core.landscape_spec import FORMULA
+from lossviewer.core.landscape_spec import FORMULA, NETWORK
 from lossviewer.scene.scene import COLORMAPS, Scene
 from lossviewer.ui.docks.scene_dock import SceneDock
 from lossviewer.ui.formula_editor import FormulaEditor
@@ -24,6 +25,9 @@ from lossviewer.ui.widgets import NumberBox, SliderField
 
 
 class LandscapeDock(SceneDock):
+    #: "Neural network" chosen while no network landscape exists yet
+    network_requested = Signal()
+
     def __init__(self, scene: Scene, report_error: Callable[[str], None],
                  parent: QWidget | None = None) -> None:
         super().__init__("Landscape", scene, report_error, parent)
@@ -41,6 +45,10 @@ class LandscapeDock(SceneDock):
         self.function.addItem("Formula (type your own)", FORMULA)
         self.function.setItemData(self.function.count() - 1,
                                   "Type any f(x, y); derivatives are exact", 3)
+        self.function.addItem("Neural network (Network dock)", NETWORK)
+        self.function.setItemData(self.function.count() - 1,
+                                  "A real network's loss along two directions of its "
+                                  "parameters; set it up in the Network dock", 3)
         self.function.setToolTip("The loss function f(x, y) (Ctrl+PgUp / Ctrl+PgDn)")
         form.addRow("Function", self.function)
         self.formula = QLabel()
@@ -106,6 +114,10 @@ class LandscapeDock(SceneDock):
             return
         if self.function.currentData() == FORMULA:
             self.choose_formula()
+        elif (self.function.currentData() == NETWORK
+              and self.scene.landscape_settings.network is None):
+            self.network_requested.emit()
+            self.refresh()  # shows the current function until the network arrives
         else:
             self._apply(function=self.function.currentData())
 
@@ -124,6 +136,9 @@ class LandscapeDock(SceneDock):
             land = self.scene.landscape
             self.function.setCurrentIndex(self.function.findData(s.function))
             self.function.setToolTip(land.description or "A formula you type")
+            net_item = self.function.findData(NETWORK)
+            self.function.setItemText(net_item, "Neural network" if s.network is not None
+                                      else "Neural network (compute…)")
             self.formula.setText("" if s.is_formula else land.formula)
             self.formula.setVisible(not s.is_formula)
             self.formula_editor.setVisible(s.is_formula)

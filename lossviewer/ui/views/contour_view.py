@@ -44,6 +44,8 @@ class ContourView(pg.PlotWidget):
         self._colorbar = pg.ColorBarItem(values=(0, 1), colorMap=theme.colormap("viridis"),
                                          interactive=False, width=16)
         self._colorbar.setImageItem(self._image, insert_in=item)
+        # "loss (x0.001)" reads badly: the tick labels carry their own digits
+        self._colorbar.axis.enableAutoSIPrefix(False)
         self._paths: dict[int, tuple[pg.PlotCurveItem, pg.ScatterPlotItem]] = {}
         self._starts = pg.ScatterPlotItem(symbol="o", size=10, pen=pg.mkPen("w", width=2),
                                           brush=pg.mkBrush(0, 0, 0, 0))
@@ -105,7 +107,11 @@ class ContourView(pg.PlotWidget):
         self._image.setRect(self._grid_rect(np.linspace(x0, x1, img.shape[1]),
                                             np.linspace(y0, y1, img.shape[0])))
         self._lines.setData(s.lines[:, 0], s.lines[:, 1]) if len(s.lines) else self._lines.clear()
-        label = "log₁₀(loss − f*)" if zscale == "log" else "loss"
+        value = surf.meta.get("value_label", "loss")
+        label = f"log₁₀({value} − min)" if zscale == "log" else value
+        xl, yl = surf.meta.get("axis_labels") or ("x", "y")
+        self.getPlotItem().setLabel("bottom", xl)
+        self.getPlotItem().setLabel("left", yl)
         self._surface_bar = ((s.display.lo, s.display.hi), colormap, label)
         if self._colorbar_target == "surface":
             self._show_bar(*self._surface_bar)
@@ -264,7 +270,8 @@ class ContourView(pg.PlotWidget):
                 self._paths[rid] = (curve, head)
             curve, head = self._paths[rid]
             width = 3.5 if p.get("selected") else 2.5
-            curve.setPen(pg.mkPen(p["color"], width=width))
+            style = Qt.PenStyle.DashLine if p.get("dash") else Qt.PenStyle.SolidLine
+            curve.setPen(pg.mkPen(p["color"], width=width, style=style))
             # a run that leaves the domain is drawn to the edge, where it gets its marker
             xy, _ = clip_path(p["xy"], np.zeros(len(p["xy"])), self._xr, self._yr)
             if len(xy) >= 1:

@@ -232,9 +232,14 @@ class SurfaceView(gl.GLViewWidget):
         if tick_lines:
             self._add_axis_item(gl.GLLinePlotItem(pos=np.array(tick_lines, np.float32),
                                                   mode="lines", color=color, width=1.5))
-        zlabel = "loss − f* (log scale)" if zscale == "log" else "loss"
-        labels += [Label(0.0, -h - 2.6, 0.0, "x", bold=True),
-                   Label(h + 2.6, 0.0, 0.0, "y", bold=True),
+        meta = data.surface.meta
+        value = meta.get("value_label", "loss")
+        zlabel = f"{value} − {'min' if 'value_label' in meta else 'f*'} (log scale)" \
+            if zscale == "log" else value
+        # direction names without their explanation ("PC 1 (72 %)" -> "PC 1")
+        xl, yl = (str(t).split(" (")[0] for t in (meta.get("axis_labels") or ("x", "y")))
+        labels += [Label(0.0, -h - 2.6, 0.0, xl, bold=True),
+                   Label(h + 2.6, 0.0, 0.0, yl, bold=True),
                    # the z title starts at the axis and runs inwards, so it is never cut off
                    Label(-h, -h, Z_HEIGHT + 1.0, zlabel, bold=True, align="left")]
         self._labels.set_labels(labels)
