@@ -35,22 +35,22 @@ MAX_GRID_SIDE = 1001
 
 
 def _add_data_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", metavar="NAME", default="moons",
+    p.add_argument("--dataset", metavar="NAME", default=None,
                    help="built-in dataset (default moons): moons, circles, spirals, blobs, "
                         "xor, checkerboard, sine, polynomial, digits")
     p.add_argument("--samples", metavar="N", help="number of samples (default: the dataset's)")
     p.add_argument("--data-noise", metavar="S", help="noise of the dataset (default: its own)")
-    p.add_argument("--data-seed", metavar="S", default="0",
+    p.add_argument("--data-seed", metavar="S", default=None,
                    help="seed of the data and its train/validation split (default 0)")
-    p.add_argument("--val-fraction", metavar="F", default="0.3",
+    p.add_argument("--val-fraction", metavar="F", default=None,
                    help="share of the samples held out for validation (default 0.3)")
-    p.add_argument("--model", metavar="SPEC", default="mlp:16,16:relu",
+    p.add_argument("--model", metavar="SPEC", default=None,
                    help="'linear' (logistic/softmax regression) or 'mlp:W1,W2[:ACT]' with ACT "
                         "relu, tanh, sigmoid or gelu (default mlp:16,16:relu)")
     p.add_argument("--loss", metavar="NAME", default=None,
                    help="cross_entropy, mse or hinge (default: cross_entropy for "
                         "classification, mse for regression)")
-    p.add_argument("--l2", metavar="LAMBDA", default="0",
+    p.add_argument("--l2", metavar="LAMBDA", default=None,
                    help="L2 regularisation: adds LAMBDA/2·|θ|² to the loss (default 0)")
 
 
@@ -59,8 +59,8 @@ def _add_training_options(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--steps", metavar="N", help=f"training steps{need}")
     p.add_argument("--batch-size", metavar="B", default="0",
                    help="mini-batch size; 0 = full batch gradient descent (default 0)")
-    p.add_argument("--checkpoint-every", metavar="K", default="5",
-                   help="keep the parameters every K steps (default 5)")
+    p.add_argument("--checkpoint-every", metavar="K", default=None,
+                   help="keep the parameters every K steps (default: about 200 checkpoints)")
     _add_optimizer_options(p)
 
 
@@ -135,9 +135,21 @@ def add_network_commands(sub: Any) -> None:
 # -- shared parsing ------------------------------------------------------------------
 
 
+#: what the data and model flags mean when not given (and no --run says otherwise)
+DATA_MODEL_DEFAULTS = {"dataset": "moons", "data_seed": "0", "val_fraction": "0.3",
+                       "model": "mlp:16,16:relu", "l2": "0"}
+
+
+def _defaults(ns: argparse.Namespace) -> None:
+    for key, value in DATA_MODEL_DEFAULTS.items():
+        if getattr(ns, key) is None:
+            setattr(ns, key, value)
+
+
 def _dataset(ns: argparse.Namespace) -> Any:
     from lossviewer.core.datasets import DATASETS, make_dataset
 
+    _defaults(ns)
     name = _lookup(DATASETS, ns.dataset, "--dataset", "dataset")
     kw: dict[str, Any] = {"seed": _integer("--data-seed", ns.data_seed),
                           "val_fraction": _number("--val-fraction", ns.val_fraction)}
@@ -198,8 +210,9 @@ def _training(ns: argparse.Namespace, required: bool) -> Any:
     batch = _integer("--batch-size", ns.batch_size)
     if batch < 0:
         raise CLIError("--batch-size", f"must be ≥ 0 (0: full batch), got {batch}")
-    every = _integer("--checkpoint-every", ns.checkpoint_every)
-    if every < 1:
+    every = 0 if ns.checkpoint_every is None else _integer("--checkpoint-every",
+                                                            ns.checkpoint_every)
+    if ns.checkpoint_every is not None and every < 1:
         raise CLIError("--checkpoint-every", f"must be at least 1, got {every}")
     return TrainingConfig.create(opt.name, opt.full_hyper, opt.schedule,
                                  opt.full_schedule_params, steps=steps,
@@ -241,6 +254,13 @@ def cmd_train(ns: argparse.Namespace) -> int:
     dataset = _dataset(ns)
     network = _model(ns, dataset)
     config = _training(ns, required=True)
+    if not config.checkpoint_every:
+        from dataclasses import replace
+
+        from lossviewer.core.training import checkpoint_interval
+
+        config = replace(config, checkpoint_every=checkpoint_interval(config.steps,
+                                                                      network.n_params))
     if config.batch_size and config.batch_size > dataset.X_train.shape[0]:
         raise CLIError("--batch-size", f"{config.batch_size} is more than the "
                                        f"{dataset.X_train.shape[0]} training samples")
@@ -293,22 +313,18 @@ def cmd_landscape(ns: argparse.Namespace) -> int:
             raise CLIError("--run", f"cannot read {ns.run!r}: {exc.strerror or exc}") from None
         except ValueError as exc:
             raise CLIError("--run", _one_line(exc)) from None
-        given = {"--dataset": ns.dataset != "moons", "--model": ns.model != "mlp:16,16:relu"}
-        if not any(given.values()):
-            # the run file says which data and model it belongs to
-            ns.dataset = run_file.dataset_name
-            ns.model = run_file.model.text
-            if ns.loss is None:
-                ns.loss = run_file.model.loss
-            for key, value in run_file.dataset_params.items():
-                if key == "n_samples" and ns.samples is None:
-                    ns.samples = str(value)
-                elif key == "noise" and ns.data_noise is None:
-                    ns.data_noise = str(value)
-                elif key == "seed":
-                    ns.data_seed = str(value)
-                elif key == "val_fraction":
-                    ns.val_fraction = str(value)
+        # the run file says which data and model it belongs to: flags not given take
+        # its values, flags given must agree with it (checked below)
+        taken = {"dataset": run_file.dataset_name, "model": run_file.model.text,
+                 "loss": run_file.model.loss, "l2": repr(run_file.model.l2)}
+        for key, value in run_file.dataset_params.items():
+            flag = {"n_samples": "samples", "noise": "data_noise", "seed": "data_seed",
+                    "val_fraction": "val_fraction"}.get(key)
+            if flag:
+                taken[flag] = repr(value)
+        for key, value in taken.items():
+            if getattr(ns, key) is None:
+                setattr(ns, key, value)
         dataset = _dataset(ns)
         network = _model(ns, dataset)
         try:

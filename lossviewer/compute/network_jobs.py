@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lossviewer.compute.jobs import Partial, Progress, progress_steps
@@ -23,7 +23,12 @@ from lossviewer.core.network_landscape import (
     check_grid,
     iter_network_surface,
 )
-from lossviewer.core.training import TrainingConfig, TrainingRun, train_iter
+from lossviewer.core.training import (
+    TrainingConfig,
+    TrainingRun,
+    checkpoint_interval,
+    train_iter,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ def network_job(req: NetworkRequest) -> Generator[Progress, None, NetworkSlice]:
     ds = make_dataset(req.dataset, **dict(req.dataset_params))
     network = Network.for_dataset(req.model, ds)
     method = req.directions.method
+    if not req.training.checkpoint_every:  # 0: automatic
+        every = checkpoint_interval(req.training.steps, network.n_params)
+        req = replace(req, training=replace(req.training, checkpoint_every=every))
     run = req.run
     if run is not None:
         if run.final.shape != (network.n_params,):
@@ -75,8 +83,8 @@ def network_job(req: NetworkRequest) -> Generator[Progress, None, NetworkSlice]:
     others = None
     if method == "interp":
         # a second solution from another initialisation; the plane also holds the first
-        # run's initialisation, so its whole path lies in the plane's span
-        cfg = TrainingConfig(**{**req.training.__dict__, "seed": req.training.seed + 1})
+        # run's initialisation, so both ends of its path lie in the plane
+        cfg = replace(req.training, seed=req.training.seed + 1)
         second = yield from _train(network, ds, cfg, 0.45, 0.85, "Training a second solution")
         others = [second.final, run.init]
     yield Progress(0.87, "Directions …")
@@ -159,8 +167,11 @@ def layer_display_job(network_slice: NetworkSlice, xrange: tuple[float, float],
     with network_slice._lock:
         surface = cache.get(key)
     if surface is None:
+        surface = _kept_surface(network_slice, xrange, yrange, n, dt)
+    if surface is None:
         req = NetworkSurfaceRequest.create(network_slice, xrange, yrange, n, dt)
         gen = network_surface_job(req)
+        done = 0.0
         while True:
             try:
                 step = next(gen)
@@ -170,11 +181,12 @@ def layer_display_job(network_slice: NetworkSlice, xrange: tuple[float, float],
             if isinstance(step, Partial):
                 if step.value.stride > 1:
                     coarse = step.value.surface(layer)
-                    prepared = yield from progress_steps(iter_prepare_surface(coarse), 0.0, 0.0,
-                                                         "Preview …")
+                    prepared = yield from progress_steps(iter_prepare_surface(coarse), done,
+                                                         done, "Preview …")
                     yield Partial(prepared)
                 continue
-            yield Progress(0.9 * step.fraction, step.text)
+            done = 0.9 * step.fraction
+            yield Progress(done, step.text)
         with network_slice._lock:
             kept = [k for k in cache if isinstance(k, tuple) and k and k[0] == "surface"]
             for old in kept[:max(0, len(kept) - KEPT_SURFACES + 1)]:
@@ -190,13 +202,29 @@ def _surface_key(xrange: tuple[float, float], yrange: tuple[float, float],
             (int(shape[0]), int(shape[1])), dtype)
 
 
+def _kept_surface(network_slice: NetworkSlice, xrange: tuple[float, float],
+                  yrange: tuple[float, float], n: int, dtype: str) -> NetworkSurface | None:
+    """A kept surface over these ranges whose longer side is ``n`` (a rectangular grid
+    opened from a file is shown at the resolution of its longer side)."""
+    xr, yr = tuple(map(float, xrange)), tuple(map(float, yrange))
+    with network_slice._lock:
+        for key, value in network_slice._cache.items():
+            if (isinstance(key, tuple) and key[:3] == ("surface", xr, yr) and key[4] == dtype
+                    and max(key[3]) == n):
+                return value
+    return None
+
+
 def cached_network_surface(network_slice: NetworkSlice, xrange: tuple[float, float],
                            yrange: tuple[float, float], resolution: int,
                            dtype: str | None = None) -> NetworkSurface | None:
     """The computed four-layer surface for these settings, if it is kept."""
-    key = _surface_key(xrange, yrange, (resolution, resolution), dtype or network_slice.dtype)
+    dt = dtype or network_slice.dtype
+    key = _surface_key(xrange, yrange, (resolution, resolution), dt)
     with network_slice._lock:
-        return network_slice._cache.get(key)
+        found = network_slice._cache.get(key)
+    return found if found is not None else _kept_surface(network_slice, xrange, yrange,
+                                                         int(resolution), dt)
 
 
 def keep_network_surface(network_slice: NetworkSlice, surface: NetworkSurface) -> None:

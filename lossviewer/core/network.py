@@ -333,8 +333,9 @@ def correct_fraction(f: NDArray, t: Targets) -> NDArray:
     if t.task == "regression":
         return np.full(f.shape[:-2], np.nan)
     if t.n_classes == 2:
-        pred = f[..., 0] > 0
-        return np.mean(pred == (t.y == 1), axis=-1)
+        z = f[..., 0]
+        # a NaN output predicts nothing: wrong for either label
+        return np.mean(((z > 0) == (t.y == 1)) & ~np.isnan(z), axis=-1)
     m = f.max(axis=-1)
     pred = np.full(m.shape, -1, dtype=np.int64)
     for j in range(f.shape[-1] - 1, -1, -1):

@@ -51,6 +51,8 @@ class Plane:
         c = np.asarray(self.center, np.float64)
         if c.ndim != 1:
             raise ValueError("the centre must be a parameter vector")
+        if not np.all(np.isfinite(c)):
+            raise ValueError("the centre is not finite")
         for name in ("d1", "d2"):
             d = np.asarray(getattr(self, name), np.float64)
             if d.shape != c.shape:
@@ -92,6 +94,9 @@ class PlaneEvaluator:
         self.plane = plane
         X = np.asarray(X)
         network.check_data(X)
+        if np.shape(y)[:1] != X.shape[:1]:
+            raise ValueError(f"{X.shape[0]} samples but {np.shape(y)[0] if np.ndim(y) else 1} "
+                             "labels")
         if plane.dim != network.n_params:
             raise ValueError(f"the plane has {plane.dim} parameters, the model "
                              f"{network.n_params}: the directions belong to another model")

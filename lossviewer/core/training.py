@@ -92,6 +92,17 @@ class TrainingRun:
                 f"{self.val_loss[last]:.4g}{acc_text}{state}")
 
 
+#: checkpoints an automatic interval aims at (PCA and the drawn path need no more)
+AUTO_CHECKPOINTS = 200
+
+
+def checkpoint_interval(steps: int, n_params: int, at_most: int = AUTO_CHECKPOINTS) -> int:
+    """A checkpoint interval that keeps about ``at_most`` checkpoints within the memory cap."""
+    budget = max(3, MAX_CHECKPOINT_VALUES // max(int(n_params), 1))
+    keep = max(2, min(int(at_most), budget) - 2)
+    return max(1, math.ceil(int(steps) / keep))
+
+
 def _check_int(value: Any, name: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
         raise ValueError(f"{name} must be a whole number in [{lo}, {hi}], got {value!r}")
@@ -115,13 +126,22 @@ def train_iter(network: Network, X: NDArray, y: NDArray, X_val: NDArray, y_val: 
         batch = _check_int(batch, "batch size", 1, max(n, 1))
     network.check_data(X)
     network.check_data(X_val)
+    for data, labels, what in ((X, y, "training"), (X_val, y_val, "validation")):
+        if np.shape(labels)[:1] != data.shape[:1]:
+            raise ValueError(f"{data.shape[0]} {what} samples but "
+                             f"{np.shape(labels)[0] if np.ndim(labels) else 1} labels")
     n_ckpt = steps // every + 2
-    if n_ckpt * network.n_params > MAX_CHECKPOINT_VALUES:
+    budget = MAX_CHECKPOINT_VALUES // network.n_params  # checkpoints that fit
+    if n_ckpt > budget:
         need = n_ckpt * network.n_params * 8 / 2**20
+        if budget < 3:
+            raise ValueError(f"the model's {network.n_params:,} parameters are too many to "
+                             "keep checkpoints of (at least 3 are kept)")
+        # steps // every + 2 <= budget  <=>  every >= steps / (budget - 1)
+        fits = math.ceil(steps / (budget - 1))
         raise ValueError(
             f"{n_ckpt} checkpoints of {network.n_params:,} parameters need {need:,.0f} MiB; "
-            f"keep one every {math.ceil(steps * network.n_params / MAX_CHECKPOINT_VALUES)} "
-            "steps or more")
+            f"keep one every {fits} steps or more")
     theta0 = network.init_params(seed) if init is None else np.array(init, np.float64)
     if theta0.shape != (network.n_params,):
         raise ValueError(f"the initial parameters have {theta0.size} entries, the model "

@@ -34,6 +34,18 @@ _RUN_ARRAYS = ("init", "final", "checkpoints", "checkpoint_steps", "train_loss",
                "val_loss", "val_acc", "lr")
 
 
+def _items(pairs: Any) -> tuple[tuple[str, Any], ...]:
+    """JSON's [[name, value], ...] back to hashable pairs (lists in values: tuples)."""
+    return tuple((str(k), tuple(v) if isinstance(v, list) else v) for k, v in pairs or ())
+
+
+def _config(raw: dict[str, Any]) -> TrainingConfig:
+    cfg = dict(raw)
+    cfg["hyper"] = _items(cfg.get("hyper"))
+    cfg["schedule_params"] = _items(cfg.get("schedule_params"))
+    return TrainingConfig(**cfg)
+
+
 def _model_meta(network: Network) -> dict[str, Any]:
     s = network.spec
     return {"model": s.text, "loss": s.loss, "l2": s.l2, "n_params": network.n_params,
@@ -120,10 +132,7 @@ def load_run(path: StrPath) -> RunFile:
     try:
         ds = header["dataset"]
         model = header["model"]
-        cfg = dict(header["config"])
-        cfg["hyper"] = tuple(tuple(x) for x in cfg.get("hyper", ()))
-        cfg["schedule_params"] = tuple(tuple(x) for x in cfg.get("schedule_params", ()))
-        config = TrainingConfig(**cfg)
+        config = _config(header["config"])
         spec = ModelSpec.parse(model["model"], loss=model["loss"], l2=model["l2"])
         run = TrainingRun(config=config, status=str(header.get("status", "finished")),
                           meta={k: model[k] for k in ("model", "loss", "l2", "n_params")},
@@ -138,13 +147,19 @@ def load_run(path: StrPath) -> RunFile:
 def check_run_matches(run_file: RunFile, network: Network, dataset: Dataset) -> None:
     """ValueError when a run was made with another model or data than the ones given."""
     n = run_file.run.final.size
-    if n != network.n_params or run_file.model.hidden != network.spec.hidden:
+    if n != network.n_params or run_file.model.text != network.spec.text:
         raise ValueError(
-            f"the run was trained with {run_file.model.text} ({n:,} parameters); the model given "
-            f"is {network.spec.text} ({network.n_params:,} parameters)")
+            f"the run was trained with another model: {run_file.model.text} ({n:,} parameters); "
+            f"the model given is {network.spec.text} ({network.n_params:,} parameters)")
     if run_file.dataset_name != dataset.name:
         raise ValueError(f"the run was trained on '{run_file.dataset_name}', not "
                          f"'{dataset.name}'")
+    ran = {k: v for k, v in run_file.dataset_params.items()}
+    differs = sorted(k for k, v in dataset.params.items() if k in ran and ran[k] != v)
+    if differs:
+        k = differs[0]
+        raise ValueError(f"the run was trained on other data: {k} = {ran[k]!r}, here "
+                         f"{dataset.params[k]!r}")
 
 
 # -- network landscapes ------------------------------------------------------------------
@@ -219,12 +234,9 @@ def load_network_landscape(path: StrPath) -> LandscapeFile:
 
 def _run_from_checkpoints(training: dict[str, Any], arrays: dict[str, NDArray]) -> TrainingRun:
     """A run holding only the checkpoints (what drawing its path needs)."""
-    cfg = dict(training)
-    cfg["hyper"] = tuple(tuple(x) for x in cfg.get("hyper", ()))
-    cfg["schedule_params"] = tuple(tuple(x) for x in cfg.get("schedule_params", ()))
     ck = arrays["checkpoints"].astype(np.float64)
     nan = np.full(1, np.nan)
-    return TrainingRun(config=TrainingConfig(**cfg), init=ck[0], final=ck[-1], checkpoints=ck,
+    return TrainingRun(config=_config(training), init=ck[0], final=ck[-1], checkpoints=ck,
                        checkpoint_steps=arrays["checkpoint_steps"].astype(np.int64),
                        train_loss=nan, train_acc=nan, val_loss=nan, val_acc=nan,
                        lr=np.zeros(0), meta={"from_file": True})

@@ -38,7 +38,8 @@ class NetworkSettings:
     #: 0: full batch
     batch_size: int = 0
     seed: int = 0
-    checkpoint_every: int = 5
+    #: 0: automatic (about 200 checkpoints, see core.training.checkpoint_interval)
+    checkpoint_every: int = 0
     directions: str = "filter"
     direction_seed: int = 0
     bias: str = "zero"
@@ -85,7 +86,7 @@ class NetworkSettings:
             raise ValueError(f"L2 regularisation must lie in [0, 10], got {s.l2!r}")
         OPTIMIZERS[s.optimizer].clean_hyper({"lr": s.lr})
         for name, lo, hi in (("steps", 1, MAX_STEPS), ("batch_size", 0, 100_000),
-                             ("checkpoint_every", 1, MAX_STEPS), ("seed", 0, 2**31 - 1),
+                             ("checkpoint_every", 0, MAX_STEPS), ("seed", 0, 2**31 - 1),
                              ("data_seed", 0, 2**31 - 1), ("direction_seed", 0, 2**31 - 1)):
             v = getattr(s, name)
             if isinstance(v, bool) or int(v) != v or not lo <= v <= hi:

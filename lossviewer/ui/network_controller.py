@@ -186,7 +186,12 @@ class NetworkController(QObject):
             msg = str(exc) if isinstance(exc, ValueError) else f"cannot read {path}: {exc}"
             self.report_error(msg)
             if self._window.isVisible():
-                QMessageBox.warning(self._window, "Cannot open landscape", msg)
+                # not modal: the window stays usable (and a script driving it is not blocked)
+                box = QMessageBox(QMessageBox.Icon.Warning, "Cannot open landscape", msg,
+                                  QMessageBox.StandardButton.Ok, self._window)
+                box.setModal(False)
+                box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+                box.show()
             return False
         surf = lf.surface
         nx, ny = surf.xs.size, surf.ys.size
