@@ -166,7 +166,7 @@ def bench_first_preview(quick: bool, Row: Any) -> Any:
     from lossviewer.core.training import TrainingConfig
 
     req = NetworkRequest.create("moons", {"seed": 0}, training=TrainingConfig.create(
-        "sgd", {"lr": 0.5}, steps=100 if quick else 300))
+        "sgd", {"lr": 0.2}, steps=100 if quick else 500))
     nslice = run_to_end(network_job(req))
     n = 41 if quick else 101
     first = full = None

@@ -13,6 +13,19 @@ if [ -z "${VENV:-}" ]; then
 fi
 export PYTHON VENV
 bash scripts/setup.sh test,bench
+# torch (optional) cross-checks backprop against autograd and times a torch per-point
+# loop in the benchmarks. Installed where its CPU build is on local disk (Python 3.11
+# here, see DESIGN.md) or when LOSSVIEWER_TEST_TORCH=1; elsewhere those tests skip.
+torch_wheel=$(ls "${PIP_FIND_LINKS:-/opt/wheels}"/torch-2.13.0*-cp311-* 2>/dev/null | head -1 || true)
+if [ "${LOSSVIEWER_TEST_TORCH:-}" != 0 ] && ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  pyver=$("$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+  if [ "${LOSSVIEWER_TEST_TORCH:-}" = 1 ] || { [ "$pyver" = 3.11 ] && [ -n "$torch_wheel" ]; }; then
+    echo "test: pip install torch==2.13.0 (CPU build)"
+    "$VENV/bin/python" -m pip install -q torch==2.13.0
+  else
+    echo "test: torch not installed; its cross-checks will be skipped"
+  fi
+fi
 echo "test: $("$VENV/bin/python" --version) with $("$VENV/bin/python" -c 'import PySide6; print("PySide6", PySide6.__version__)')"
 "$VENV/bin/ruff" check lossviewer tests benchmarks
 "$VENV/bin/lint-imports"

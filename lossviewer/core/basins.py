@@ -60,7 +60,6 @@ screens the rest.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +75,8 @@ from lossviewer.core.landscape import Landscape
 from lossviewer.core.optimizers import make_optimizer
 from lossviewer.core.schedules import clean_schedule_params, lr_schedule
 from lossviewer.core.stationary import cluster_points
+from lossviewer.core.threads import MAX_WORKERS
+from lossviewer.core.threads import usable_cpus as _cpus
 from lossviewer.core.trajectory import (
     GRAD_TOL,
     LOSS_LIMIT,
@@ -116,7 +117,6 @@ TILE_ROWS = 16384
 #: tiles are not split below this many starts to give every worker one
 MIN_TILE_ROWS = 4096
 #: the default number of worker threads at most (see iter_basins)
-MAX_WORKERS = 4
 #: work between two yields of iter_basins, in seconds
 YIELD_SECONDS = 0.05
 #: optimizers whose update treats every parameter on its own (so any layout works)
@@ -199,14 +199,6 @@ class BasinMap:
 
 
 # -- arguments ------------------------------------------------------------------------
-
-
-def _cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _check_grid(grid: Any) -> int:

@@ -27,6 +27,7 @@ from lossviewer.core.grid import Surface, check_range, check_resolution
 from lossviewer.core.landscape import Domain, Landscape, Minimum, as_points
 from lossviewer.core.network import LOSS_TITLES, ModelSpec, Network
 from lossviewer.core.plane_eval import Plane, PlaneEvaluator
+from lossviewer.core.threads import worker_count
 
 SPLITS = ("train", "val")
 SPLIT_TITLES = {"train": "training", "val": "validation"}
@@ -388,7 +389,9 @@ def iter_network_surface(network_slice: NetworkSlice, xrange: tuple[float, float
         for split in SPLITS:
             ev = evs[split]
             loss_l, acc_l = layers[f"{split}_loss"], layers[f"{split}_acc"]
-            for s in ev.chunks(a.size):
+            # a few chunks per call: the evaluator spreads them over the cores
+            step = ev.chunk_points() * 2 * worker_count()
+            for s in (slice(i, min(i + step, a.size)) for i in range(0, a.size, step)):
                 loss, acc = ev.evaluate(a[s], b[s])
                 loss_l[jj[s], ii[s]] = loss
                 acc_l[jj[s], ii[s]] = acc

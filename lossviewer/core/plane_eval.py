@@ -17,6 +17,7 @@ H_{l-1}·W_δᵀ.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from lossviewer.core.network import (
     loss_slopes,
     loss_values,
 )
+from lossviewer.core.threads import worker_count
 
 #: activations per chunk of plane points (outputs and per-point weights scale with it);
 #: blocking keeps the actual working set at BLOCK_ELEMENTS (sizes swept on 2 cores)
@@ -218,8 +220,19 @@ class PlaneEvaluator:
         fa, fb = a.ravel(), b.ravel()
         loss = np.empty(fa.size)
         acc = np.empty(fa.size)
-        for s in self.chunks(fa.size):
+        chunks = list(self.chunks(fa.size))
+
+        def run(s: slice) -> None:
             loss[s], acc[s] = self._evaluate_chunk(fa[s], fb[s])
+
+        workers = min(worker_count(), len(chunks))
+        if workers > 1:
+            # numpy releases the GIL: chunks on several threads use every core
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(run, chunks))
+        else:
+            for s in chunks:
+                run(s)
         return loss.reshape(shape), acc.reshape(shape)
 
     def chunks(self, total: int) -> Iterator[slice]:
