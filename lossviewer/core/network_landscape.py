@@ -334,8 +334,10 @@ def check_grid(resolution: int | tuple[int, int]) -> tuple[int, int]:
     nx, ny = (resolution, resolution) if np.ndim(resolution) == 0 else resolution
     nx, ny = check_resolution(nx), check_resolution(ny)
     if nx * ny > MAX_GRID_POINTS:
-        raise ValueError(f"a {nx}×{ny} grid has {nx * ny:,} points; at most "
-                         f"{MAX_GRID_POINTS:,} are supported")
+        mb = grid_memory_bytes(nx, ny) / 2**20
+        raise ValueError(f"a {nx}×{ny} grid has {nx * ny:,} points (its four layers alone "
+                         f"take {mb:,.0f} MiB, each point a pass over the data); at most "
+                         f"{MAX_GRID_POINTS:,} points are supported")
     return nx, ny
 
 

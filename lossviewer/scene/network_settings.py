@@ -16,6 +16,7 @@ from lossviewer.core.datasets import DATASETS
 from lossviewer.core.directions import BIAS_MODES, METHODS
 from lossviewer.core.network import ACTIVATIONS, LOSSES, MAX_LAYERS, MAX_WIDTH
 from lossviewer.core.optimizers import OPTIMIZERS
+from lossviewer.core.schedules import SCHEDULES
 from lossviewer.core.training import MAX_STEPS
 
 DTYPES = ("float32", "float64")
@@ -34,6 +35,11 @@ class NetworkSettings:
     l2: float = 0.0
     optimizer: str = "sgd"
     lr: float = 0.2
+    #: the training optimizer's other hyperparameters (torch names; missing: defaults)
+    hyper: tuple[tuple[str, Any], ...] = ()
+    #: learning-rate schedule (core.schedules; its parameters take their defaults,
+    #: which follow the number of steps)
+    schedule: str = "constant"
     steps: int = 500
     #: 0: full batch
     batch_size: int = 0
@@ -70,6 +76,7 @@ class NetworkSettings:
         _choice(s.activation, ACTIVATIONS, "activation")
         _choice(loss, LOSSES, "loss")
         _choice(s.optimizer, OPTIMIZERS, "optimizer")
+        _choice(s.schedule, SCHEDULES, "schedule")
         _choice(s.directions, METHODS, "direction method")
         _choice(s.bias, BIAS_MODES, "bias mode")
         _choice(s.dtype, DTYPES, "precision")
@@ -84,7 +91,12 @@ class NetworkSettings:
             raise ValueError(f"noise must lie in [0, {info.max_noise:g}] for {info.title}")
         if not (math.isfinite(s.l2) and 0 <= s.l2 <= 10):
             raise ValueError(f"L2 regularisation must lie in [0, 10], got {s.l2!r}")
-        OPTIMIZERS[s.optimizer].clean_hyper({"lr": s.lr})
+        cls = OPTIMIZERS[s.optimizer]
+        known = {h.name for h in cls.hyperparams}
+        # hyperparameters of another optimizer (after a switch) are dropped, not refused
+        hyper = {k: v for k, v in dict(s.hyper).items() if k in known and k != "lr"}
+        hyper = {k: v for k, v in cls.clean_hyper({**hyper, "lr": s.lr}).items()
+                 if k in hyper}
         for name, lo, hi in (("steps", 1, MAX_STEPS), ("batch_size", 0, 100_000),
                              ("checkpoint_every", 0, MAX_STEPS), ("seed", 0, 2**31 - 1),
                              ("data_seed", 0, 2**31 - 1), ("direction_seed", 0, 2**31 - 1)):
@@ -93,7 +105,11 @@ class NetworkSettings:
                 raise ValueError(f"{name.replace('_', ' ')} must be a whole number in "
                                  f"[{lo}, {hi}], got {v!r}")
         return replace(s, hidden=hidden, loss=loss, l2=float(s.l2), lr=float(s.lr),
-                       orthogonalize=bool(s.orthogonalize))
+                       hyper=tuple(sorted(hyper.items())), orthogonalize=bool(s.orthogonalize))
+
+    def full_hyper(self) -> dict[str, Any]:
+        """Every hyperparameter of the training optimizer (defaults filled in)."""
+        return OPTIMIZERS[self.optimizer].clean_hyper({**dict(self.hyper), "lr": self.lr})
 
     def changed_fields(self, other: NetworkSettings) -> set[str]:
         return {f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)}

@@ -143,7 +143,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.network_plots)
         self.network_plots.hide()  # shown with the first network landscape
         self.network = NetworkController(self.scene, self.network_dock, self.network_panel,
-                                         self._attach_runner, self.report_error, self)
+                                         self._attach_runner, self.report_error, self,
+                                         self.contour_view)
         self.landscape_dock.network_requested.connect(self._show_network_dock)
         self.analysis_dock.start_requested.connect(
             lambda x, y: self._on_start_requested(x, y, False))
@@ -457,7 +458,12 @@ class MainWindow(QMainWindow):
         self.contour_view.set_surface(data, s.zscale, s.colormap)
         self._shown_zscale = s.zscale
         disp = data.scales[s.zscale].display
-        if disp.clipped and not self._error_timer.isActive():
+        bad = int(np.count_nonzero(~np.isfinite(data.surface.Z))) if s.is_network else 0
+        if bad and not self._error_timer.isActive():
+            self.status_label.setText(
+                f"{bad} grid points have a non-finite loss (the network's outputs "
+                "overflow there); shown clipped at the top of the scale")
+        elif disp.clipped and not self._error_timer.isActive():
             self.status_label.setText(
                 f"{disp.clipped} surface values were clipped for display "
                 f"(overflowing or far above the rest)")

@@ -42,7 +42,7 @@ def request_from_settings(scene: Scene) -> NetworkRequest:
     return NetworkRequest.create(
         s.dataset, s.dataset_params(),
         model=ModelSpec(s.hidden, s.activation, s.loss, s.l2),
-        training=TrainingConfig.create(s.optimizer, {"lr": s.lr}, steps=s.steps,
+        training=TrainingConfig.create(s.optimizer, s.full_hyper(), s.schedule, steps=s.steps,
                                        batch_size=s.batch_size or None,
                                        checkpoint_every=s.checkpoint_every, seed=s.seed),
         directions=DirectionSpec(s.directions, s.direction_seed, s.bias, s.orthogonalize),
@@ -52,7 +52,7 @@ def request_from_settings(scene: Scene) -> NetworkRequest:
 class NetworkController(QObject):
     def __init__(self, scene: Scene, dock: NetworkDock, panel: NetworkPanel,
                  attach_runner: Callable[[JobRunner], None], report_error: Callable[[str], None],
-                 parent: QWidget) -> None:
+                 parent: QWidget, contour_view=None) -> None:
         super().__init__(parent)
         self.scene = scene
         self.dock = dock
@@ -64,6 +64,7 @@ class NetworkController(QObject):
         self.runner.finished.connect(self._on_slice)
         dock.compute_requested.connect(self.compute)
         self._shown_slice = None
+        self._contour = contour_view
         scene.landscape_changed.connect(lambda _s: self._on_landscape())
 
     # -- compute ---------------------------------------------------------------------
@@ -104,6 +105,19 @@ class NetworkController(QObject):
             if sl is not None:
                 self.show_plots()
         self.dock.set_info(self._info_text(sl))
+        if self._contour is not None:
+            self._contour.set_path_legend(self._legend_entries())
+
+    def _legend_entries(self) -> list[tuple[str, str]]:
+        """The projected training run's line in the map's legend, with its faithfulness."""
+        s = self.scene.landscape_settings
+        if not s.is_network or s.network is None or not s.layer.endswith("loss"):
+            return []
+        proj = s.network.with_split(s.split).project_run()
+        if proj is None or len(proj.coords) < 2:
+            return []
+        off = 100 * float(np.median(proj.relative_distance))
+        return [(TRAINING_PATH_COLOR, f"training run ({off:.0f} % off plane)")]
 
     def show_plots(self) -> None:
         """Show the Network plots dock (first time: a modest height under the views)."""
@@ -164,9 +178,9 @@ class NetworkController(QObject):
             ev = sl.evaluator(split, "float64")
             with np.errstate(all="ignore"):
                 loss, acc = ev.evaluate(np.array([a]), np.array([b]))
-            text = f"{name}: loss {loss[0]:.5g}"
+            text = f"{name}: loss {loss[0]:.4g}"
             if np.isfinite(acc[0]):
-                text += f", accuracy {100 * acc[0]:.1f} %"
+                text += f", acc. {100 * acc[0]:.1f} %"
             out.append(text)
         self.panel.set_point(a, b)
         return "\n".join(out)

@@ -83,7 +83,7 @@ def _rewrite(src, dst, meta: dict | None = None, drop: tuple[str, ...] = (),
 
 
 def _same_values(config: TrainingConfig) -> TrainingConfig:
-    """The config with list-valued hyperparameters as tuples (the file stores them as JSON lists)."""
+    """The config with list-valued hyperparameters as tuples (JSON stores lists)."""
     hyper = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in config.hyper)
     return replace(config, hyper=hyper)
 

@@ -92,8 +92,8 @@ def test_hover_reads_out_both_splits(window, qtbot):
     ev_t, ev_v = sl.evaluator("train", "float64"), sl.evaluator("val", "float64")
     lt, at = ev_t.direct(0.1, -0.2)
     lv, _av = ev_v.direct(0.1, -0.2)
-    assert f"training: loss {lt:.5g}, accuracy {100 * at:.1f} %" in text
-    assert f"validation: loss {lv:.5g}" in text
+    assert f"training: loss {lt:.4g}, acc. {100 * at:.1f} %" in text
+    assert f"validation: loss {lv:.4g}" in text
 
 
 def test_loss_choice_re_evaluates_the_same_plane_live(window, qtbot):

@@ -50,6 +50,10 @@ class LandscapeDock(SceneDock):
                                   "A real network's loss along two directions of its "
                                   "parameters; set it up in the Network dock", 3)
         self.function.setToolTip("The loss function f(x, y) (Ctrl+PgUp / Ctrl+PgDn)")
+        # long entries must not widen the dock (and with it the window's minimum width)
+        self.function.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.function.setMinimumContentsLength(14)
         form.addRow("Function", self.function)
         self.formula = QLabel()
         self.formula.setWordWrap(True)

@@ -31,7 +31,9 @@ from lossviewer.core.datasets import DATASETS
 from lossviewer.core.directions import BIAS_MODES, METHODS
 from lossviewer.core.network import ACTIVATIONS, LOSSES
 from lossviewer.core.optimizers import OPTIMIZERS
+from lossviewer.core.schedules import SCHEDULES
 from lossviewer.scene.scene import NETWORK_LAYERS, Scene
+from lossviewer.ui.docks.optimizer_dock import param_editor
 from lossviewer.ui.docks.scene_dock import SceneDock
 from lossviewer.ui.widgets import SliderField
 
@@ -45,6 +47,9 @@ _BIAS_TITLES = {"zero": "zeroed (Li et al.)", "copy": "copied from the weights",
 
 def _combo(items: dict[str, str], tips: dict[str, str] | None = None) -> QComboBox:
     box = QComboBox()
+    # long titles must not widen the dock column
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(12)
     for key, title in items.items():
         box.addItem(title, key)
         if tips and key in tips:
@@ -117,6 +122,16 @@ class NetworkDock(SceneDock):
         self.lr = SliderField(1e-4, 5.0, 0.5, log=True, box_range=(1e-8, 1000.0))
         self.lr.setToolTip("Learning rate of the training run")
         f.addRow("lr", self.lr)
+        self.hyper_box = QWidget()
+        self.hyper_form = QFormLayout(self.hyper_box)
+        self.hyper_form.setContentsMargins(0, 0, 0, 0)
+        f.addRow(self.hyper_box)
+        self._hyper_for: str | None = None
+        self.schedule = _combo({k: k.replace("_", " ") for k in SCHEDULES},
+                               {k: v.description for k, v in SCHEDULES.items()})
+        self.schedule.setToolTip("Learning-rate schedule of the training run (its parameters "
+                                 "take their defaults, which follow the number of steps)")
+        f.addRow("Schedule", self.schedule)
         self.steps = _spin(1, 100_000, "Training steps", 50)
         f.addRow("Steps", self.steps)
         self.batch = _spin(0, 100_000, "Mini-batch size (0: full batch gradient descent)", 8)
@@ -184,6 +199,8 @@ class NetworkDock(SceneDock):
         self.optimizer.currentIndexChanged.connect(
             lambda _i: ns(optimizer=self.optimizer.currentData()))
         self.lr.valueChanged.connect(lambda v: ns(lr=float(v)))
+        self.schedule.currentIndexChanged.connect(
+            lambda _i: ns(schedule=self.schedule.currentData()))
         self.steps.valueChanged.connect(lambda v: ns(steps=int(v)))
         self.batch.valueChanged.connect(lambda v: ns(batch_size=int(v)))
         self.seed.valueChanged.connect(lambda v: ns(seed=int(v)))
@@ -218,6 +235,25 @@ class NetworkDock(SceneDock):
             return
         self.apply(lambda: self.scene.set_landscape(layer=layer))
 
+    def _rebuild_hyper(self, s) -> None:
+        """One editor per hyperparameter of the training optimizer except lr."""
+        if self._hyper_for == s.optimizer:
+            return
+        self._hyper_for = s.optimizer
+        while self.hyper_form.rowCount():
+            self.hyper_form.removeRow(0)
+        values = s.full_hyper()
+        for spec in OPTIMIZERS[s.optimizer].hyperparams:
+            if spec.name == "lr":
+                continue
+            editor = param_editor(spec, values[spec.name],
+                                  lambda v, n=spec.name: self._set_hyper(n, v))
+            self.hyper_form.addRow(spec.name.replace("_", " "), editor)
+
+    def _set_hyper(self, name: str, value) -> None:
+        hyper = {**dict(self.scene.network_settings.hyper), name: value}
+        self._set(hyper=tuple(sorted(hyper.items())))
+
     def toggle_split(self) -> None:
         """Training ↔ validation loss (V)."""
         layer = self.scene.landscape_settings.layer
@@ -246,6 +282,8 @@ class NetworkDock(SceneDock):
             self.l2.set_value(s.l2)
             self.optimizer.setCurrentIndex(self.optimizer.findData(s.optimizer))
             self.lr.set_value(s.lr)
+            self._rebuild_hyper(s)
+            self.schedule.setCurrentIndex(self.schedule.findData(s.schedule))
             self.steps.setValue(s.steps)
             self.batch.setValue(s.batch_size)
             self.seed.setValue(s.seed)

@@ -73,6 +73,7 @@ class ContourView(pg.PlotWidget):
         self._legend_samples: list[pg.GraphicsObject] = []
         self._marker_kinds: list[str] = []
         self._basin_legend: list[tuple[str, str]] = []
+        self._path_legend: list[tuple[str, str]] = []
         self._colorbar_target = "surface"
         self._surface_bar = ((0.0, 1.0), "viridis", "loss")
         self._readout = pg.TextItem(anchor=(0, 0), color=theme.TEXT,
@@ -242,12 +243,17 @@ class ContourView(pg.PlotWidget):
                                         brush=pg.mkBrush(color))
             self._legend_samples.append(sample)
             self._legend.addItem(sample, theme.MARKER_TITLES[kind])
+        for color, text in self._path_legend:
+            sample = pg.PlotDataItem(pen=pg.mkPen(color, width=2.5,
+                                                  style=Qt.PenStyle.DashLine))
+            self._legend_samples.append(sample)
+            self._legend.addItem(sample, html.escape(text))
         for color, text in self._basin_legend:
             sample = pg.BarGraphItem(x=[0], height=[1], width=1, brush=pg.mkBrush(color),
                                      pen=pg.mkPen("#0b0d10"))
             self._legend_samples.append(sample)
             self._basin_legend_item.addItem(sample, html.escape(text))  # labels are HTML
-        self._legend.setVisible(bool(self._marker_kinds))
+        self._legend.setVisible(bool(self._marker_kinds or self._path_legend))
         self._basin_legend_item.setVisible(bool(self._basin_legend))
 
     # -- paths -----------------------------------------------------------------
@@ -296,6 +302,12 @@ class ContourView(pg.PlotWidget):
         else:
             self._starts.clear()
 
+    def set_path_legend(self, entries: list[tuple[str, str]]) -> None:
+        """Legend lines for drawn paths that are not runs: (colour, text), dashed."""
+        if entries != self._path_legend:
+            self._path_legend = list(entries)
+            self._rebuild_legend()
+
     def set_markers(self, points: list[tuple[float, float, float, str]]) -> None:
         """points: (x, y, display z, kind), kind one of theme.MARKER_STYLES; with a legend."""
         if points == getattr(self, "_marker_points", None):
@@ -337,11 +349,25 @@ class ContourView(pg.PlotWidget):
         self._readout.setText(text)
         vb = self.getPlotItem().getViewBox()
         (vx0, vx1), (vy0, vy1) = vb.viewRange()
-        # keep the label inside the plot: flip it left/down near the far edges
-        ax = 1.0 if x > vx0 + 0.6 * (vx1 - vx0) else 0.0
-        ay = 0.0 if y < vy0 + 0.7 * (vy1 - vy0) else 1.0
+        # keep the label inside the plot: on the side of the cursor with room for it
+        px, py = vb.viewPixelSize()
+        rect = self._readout.textItem.boundingRect()
+        w, h = rect.width() * px, rect.height() * py
+        px_, py_ = x, y
+        if x + w <= vx1:
+            ax = 0.0
+        elif x - w >= vx0:
+            ax = 1.0
+        else:  # wider than either side: keep the whole label in view
+            ax, px_ = 0.0, max(vx0, vx1 - w)
+        if y + h <= vy1:
+            ay = 0.0
+        elif y - h >= vy0:
+            ay = 1.0
+        else:
+            ay, py_ = 0.0, max(vy0, vy1 - h)
         self._readout.setAnchor((ax, 1.0 - ay))
-        self._readout.setPos(x, y)
+        self._readout.setPos(px_, py_)
         self._readout.setVisible(True)
 
     def _on_mouse_clicked(self, event) -> None:

@@ -166,8 +166,10 @@ class NetworkPanel(QTabWidget):
                                  symbol="o", symbolSize=4, symbolBrush=color)
         self.faith_dist.plot(s, 100 * proj.relative_distance, pen=pg.mkPen("#ff6b6b", width=2),
                              name="distance / distance from centre")
-        self.faith_note.setText("The drawn path is the training run projected on the plane. "
-                                + proj.summary() + ".")
+        summary = proj.summary()
+        self.faith_note.setText("The dashed path is the training run projected on the plane; "
+                                f"{summary}. Off the plane: distance over distance from the "
+                                "centre.")
 
     def _draw_line(self, xrange: tuple[float, float]) -> None:
         self.line_plot.getPlotItem().clear()
