@@ -57,30 +57,13 @@ class NetworkPanel(QTabWidget):
         # -- training curves
         self.loss_curves = _plot("loss", "step", log_y=True)
         self.acc_curves = _plot("accuracy", "step")
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(0, 0, 0, 0)
-        row = pg.QtWidgets.QHBoxLayout()
-        row.addWidget(self.loss_curves, 3)
-        row.addWidget(self.acc_curves, 2)
-        lay.addLayout(row)
-        self.train_note = _note()
-        lay.addWidget(self.train_note)
-        self.addTab(page, "Training")
+        self.train_note = self._two_plot_tab("Training", self.loss_curves, self.acc_curves)
 
         # -- faithfulness of the projected path
         self.faith_loss = _plot("loss at checkpoint", "training step", log_y=True)
         self.faith_dist = _plot("off the plane (%)", "training step")
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(0, 0, 0, 0)
-        row = pg.QtWidgets.QHBoxLayout()
-        row.addWidget(self.faith_loss, 3)
-        row.addWidget(self.faith_dist, 2)
-        lay.addLayout(row)
-        self.faith_note = _note()
-        lay.addWidget(self.faith_note)
-        self.addTab(page, "Path faithfulness")
+        self.faith_note = self._two_plot_tab("Path faithfulness", self.faith_loss,
+                                             self.faith_dist)
 
         # -- the data and the model on it
         self.data_plot = pg.PlotWidget()
@@ -112,6 +95,20 @@ class NetworkPanel(QTabWidget):
         self.addTab(self.line_plot, "1D slice")
         self.setToolTip("Plots of the network landscape; the Data tab follows the cursor on "
                         "the map")
+
+    def _two_plot_tab(self, title: str, left: pg.PlotWidget, right: pg.PlotWidget) -> QLabel:
+        """A tab with two plots side by side (3:2) over a note; returns the note."""
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setContentsMargins(0, 0, 0, 0)
+        row = pg.QtWidgets.QHBoxLayout()
+        row.addWidget(left, 3)
+        row.addWidget(right, 2)
+        lay.addLayout(row)
+        note = _note()
+        lay.addWidget(note)
+        self.addTab(page, title)
+        return note
 
     # -- slice ------------------------------------------------------------------------
     def set_slice(self, network_slice, xrange: tuple[float, float]) -> None:
