@@ -17,16 +17,6 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from lossviewer.compute.network_jobs import (
-    NetworkRequest,
-    cached_network_surface,
-    keep_network_surface,
-    network_job,
-)
-from lossviewer.core.directions import DirectionSpec
-from lossviewer.core.network import ModelSpec
-from lossviewer.core.training import TrainingConfig
-from lossviewer.io.network_files import load_network_landscape, save_network_landscape
 from lossviewer.scene.scene import Scene
 from lossviewer.ui.docks.network_dock import NetworkDock
 from lossviewer.ui.job_runner import JobRunner
@@ -37,7 +27,14 @@ TRAINING_PATH_COLOR = "#f4f4f4"
 TRAINING_PATH_ID = "training-run"
 
 
-def request_from_settings(scene: Scene) -> NetworkRequest:
+def request_from_settings(scene: Scene):
+    """The compute request for the scene's NetworkSettings (a NetworkRequest)."""
+    # the network stack is imported when first used, not at start-up
+    from lossviewer.compute.network_jobs import NetworkRequest
+    from lossviewer.core.directions import DirectionSpec
+    from lossviewer.core.network import ModelSpec
+    from lossviewer.core.training import TrainingConfig
+
     s = scene.network_settings
     return NetworkRequest.create(
         s.dataset, s.dataset_params(),
@@ -70,6 +67,8 @@ class NetworkController(QObject):
     # -- compute ---------------------------------------------------------------------
     def compute(self) -> None:
         """Train and choose the plane on the worker; the grid follows as a surface job."""
+        from lossviewer.compute.network_jobs import network_job
+
         try:
             req = request_from_settings(self.scene)
         except ValueError as exc:
@@ -188,6 +187,9 @@ class NetworkController(QObject):
     # -- files ----------------------------------------------------------------------------
     def open_file(self, path: str | None = None) -> bool:
         """Open a network landscape file (File → Open landscape, --open)."""
+        from lossviewer.compute.network_jobs import keep_network_surface
+        from lossviewer.io.network_files import load_network_landscape
+
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
                 self._window, "Open network landscape", "",
@@ -224,6 +226,9 @@ class NetworkController(QObject):
 
     def save_file(self) -> None:
         """Save the network landscape shown (all four layers) as .npz."""
+        from lossviewer.compute.network_jobs import cached_network_surface
+        from lossviewer.io.network_files import save_network_landscape
+
         s = self.scene.landscape_settings
         if not s.is_network or s.network is None:
             self.report_error("no network landscape to save: compute one first")
