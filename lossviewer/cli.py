@@ -1240,6 +1240,8 @@ def _cmd_gui(ns: argparse.Namespace) -> int:
                         "zscale": "linear"}
         return _open_window_on(changes, ns.gui_screenshot, ns.gui_smoke_test, size)
     # Qt is imported only now, so that the subcommands never need it (or a display)
+    if not _display_available():
+        return _no_display()
     try:
         from lossviewer.app import run_gui
     except ImportError as exc:
@@ -1254,6 +1256,20 @@ def _cmd_gui(ns: argparse.Namespace) -> int:
         )
         or 0
     )
+
+
+def _display_available() -> bool:
+    """On Linux, Qt aborts the process when there is no display to connect to."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _no_display() -> int:
+    print(f"{PROG}: error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are "
+          f"unset); on a headless machine run it under Xvfb: xvfb-run -s '+extension GLX' "
+          f"{PROG} …", file=sys.stderr)
+    return 1
 
 
 def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_test: bool,
@@ -1274,6 +1290,8 @@ def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_
         flag = ("--network" if network else "--formula" if "formula" in landscape
                 else "--function")
         raise CLIError(flag, _one_line(exc)) from None
+    if not _display_available():
+        return _no_display()
     try:
         from lossviewer.app import create_application
     except ImportError as exc:

@@ -184,3 +184,13 @@ def test_data_tab_follows_the_cursor(window, qtbot):
     assert f"training accuracy {100 * acc:.1f} %" in far
     img = panel._boundary.image
     assert img is not None and img.shape[:2] == (120, 120)
+
+
+def test_gui_without_a_display_says_so_instead_of_aborting(monkeypatch, capsys):
+    from lossviewer.cli import main
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["--network", "moons"]) == 1
+    err = capsys.readouterr().err
+    assert "no display" in err and "xvfb-run" in err
