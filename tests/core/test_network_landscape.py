@@ -263,7 +263,8 @@ def test_check_grid_refuses_too_large_grids(trained):
     assert check_grid((1001, 1001)) == (1001, 1001)
     assert MAX_GRID_POINTS == 1001 * 1001
     with pytest.raises(ValueError, match=re.escape(
-            "a 1002×1002 grid has 1,004,004 points; at most 1,002,001 are supported")):
+            "a 1002×1002 grid has 1,004,004 points (its four layers alone take 31 MiB, "
+            "each point a pass over the data); at most 1,002,001 points are supported")):
         check_grid(1002)
     with pytest.raises(ValueError, match=re.escape("a 2000×600 grid has 1,200,000 points")):
         check_grid((2000, 600))
