@@ -16,6 +16,8 @@ import argparse
 import sys
 from typing import Any
 
+import numpy as np
+
 from lossviewer.cli import (
     PROG,
     CLIError,
@@ -129,7 +131,22 @@ def add_network_commands(sub: Any) -> None:
     s.add_argument("--yrange", metavar="C,D", help="range of the second coordinate")
     s.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="evaluation precision (default float32)")
-    s.add_argument("--out", metavar="SURFACE.npz", help="output file (required)")
+    s.add_argument("--out", metavar="SURFACE.npz", help="output file (required); an "
+                   "interrupted run checkpoints into it and resumes when started again "
+                   "with the same arguments")
+    t = s.add_argument_group("your own PyTorch model (needs the torch extra)")
+    t.add_argument("--torch-script", metavar="FILE.py",
+                   help="a model file defining model(), data() and optionally loss() "
+                        "(see resources/models/); replaces --dataset/--model/training")
+    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where to evaluate the model (default cpu)")
+    t.add_argument("--bn-mode", choices=("eval", "train"), default="eval",
+                   help="batch norm: stored running statistics (eval, default) or "
+                        "statistics recomputed at every grid point (train)")
+    t.add_argument("--timeout", metavar="S", default="120",
+                   help="seconds the model file may take to load (default 120)")
+    t.add_argument("--traceback", action="store_true",
+                   help="print the model file's traceback when it fails")
 
 
 # -- shared parsing ------------------------------------------------------------------
@@ -289,12 +306,10 @@ def _grid(text: str) -> tuple[int, int]:
 def cmd_landscape(ns: argparse.Namespace) -> int:
     from lossviewer.compute.network_jobs import (
         NetworkRequest,
-        NetworkSurfaceRequest,
         network_job,
-        network_surface_job,
     )
     from lossviewer.core.directions import BIAS_MODES, METHODS, DirectionSpec
-    from lossviewer.io.network_files import check_run_matches, load_run, save_network_landscape
+    from lossviewer.io.network_files import check_run_matches, load_run
 
     if ns.out is None:
         raise CLIError("--out", "this argument is required")
@@ -305,6 +320,8 @@ def cmd_landscape(ns: argparse.Namespace) -> int:
     dseed = _integer("--direction-seed", ns.direction_seed)
     if dseed < 0:
         raise CLIError("--direction-seed", f"must be ≥ 0, got {dseed}")
+    if ns.torch_script is not None:
+        return cmd_torch_landscape(ns, grid, method, bias, dseed)
     run = None
     if ns.run is not None:
         try:
@@ -345,19 +362,146 @@ def cmd_landscape(ns: argparse.Namespace) -> int:
     req = NetworkRequest.create(dataset.name, dataset.params, model=network.spec,
                                 training=config, directions=dspec, dtype=ns.dtype, run=run)
     nslice = _run_job(network_job(req), "--directions")
+    key = _run_key(ns, {"dataset": dataset.name, "dataset_params": dataset.params,
+                        "model": network.spec.text, "loss": network.spec.loss,
+                        "l2": network.spec.l2, "training": repr(config),
+                        "run": None if run is None else _file_digest(ns.run)})
+    return _compute_surface(ns, nslice, grid, key)
+
+
+def _file_digest(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def _run_key(ns: argparse.Namespace, what: dict[str, Any]) -> str:
+    """A digest of everything that decides the result (a resumed run must match it)."""
+    import hashlib
+    import json
+
+    what = {**what, "directions": ns.directions, "direction_seed": ns.direction_seed,
+            "bias": ns.bias, "orthogonalize": bool(ns.orthogonalize), "grid": ns.grid,
+            "xrange": ns.xrange, "yrange": ns.yrange, "dtype": ns.dtype}
+    text = json.dumps(what, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+#: a running headless landscape saves its progress this often (seconds)
+CHECKPOINT_S = 2.0
+
+
+def _compute_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int],
+                     key: str) -> int:
+    """Evaluate the grid, checkpointing into --out; resume what an earlier run left."""
+    import time
+
+    from lossviewer.core.network_landscape import GridState, NetworkSurface, iter_network_surface
+    from lossviewer.io.network_files import read_progress, save_network_landscape
+
     (dx0, dx1), (dy0, dy1) = nslice.default_domain()
     xrange = _axis_range("--xrange", ns.xrange, (dx0, dx1), "x range")
     yrange = _axis_range("--yrange", ns.yrange, (dy0, dy1), "y range")
-    sreq = NetworkSurfaceRequest.create(nslice, xrange, yrange, grid, ns.dtype)
-    surface = _run_job(network_surface_job(sreq), "--grid")
+    complete, layers, done = read_progress(ns.out, key)
+    if complete:
+        print(f"{ns.out} is already complete for these arguments; nothing to do")
+        return 0
+    nx, ny = grid
+    state = GridState.empty(nx, ny)
+    if layers is not None and done.shape == (ny, nx):
+        state = GridState(layers, done)
+        print(f"resuming {ns.out}: {state.finished:,} of {nx * ny:,} grid points already done",
+              file=sys.stderr)
+    gen = iter_network_surface(nslice, xrange, yrange, grid, ns.dtype, state=state)
+    xs, ys = np.linspace(*xrange, nx), np.linspace(*yrange, ny)
+    meta: dict[str, Any] = {}
+
+    def checkpoint(final: bool = False) -> None:
+        surface = NetworkSurface(xs, ys, state.layers, meta)
+        try:
+            save_network_landscape(ns.out, surface, nslice,
+                                   done=None if final else state.done, run_key=key)
+        except OSError as exc:
+            raise CLIError("--out", f"cannot write {ns.out!r}: {exc.strerror or exc}") from None
+
+    tty = sys.stderr.isatty()
+    last = time.monotonic()
     try:
-        save_network_landscape(ns.out, surface, nslice)
-    except OSError as exc:
-        raise CLIError("--out", f"cannot write {ns.out!r}: {exc.strerror or exc}") from None
+        while True:
+            try:
+                step = next(gen)
+            except StopIteration as stop:
+                surface = stop.value
+                break
+            except ValueError as exc:
+                raise CLIError("--grid", _one_line(exc)) from None
+            if isinstance(step, NetworkSurface):
+                meta = dict(step.meta)
+                checkpoint()
+                last = time.monotonic()
+                continue
+            if time.monotonic() - last >= CHECKPOINT_S:
+                checkpoint()
+                last = time.monotonic()
+            if tty:
+                print(f"\rlandscape {step[0]:,}/{step[1]:,} points", end="", file=sys.stderr,
+                      flush=True)
+    except KeyboardInterrupt:
+        checkpoint()  # keep every finished point; the same command resumes
+        raise
+    finally:
+        if tty:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    meta = dict(surface.meta)
+    checkpoint(final=True)
     bad = surface.non_finite()
     note = f"; {bad} grid points with a non-finite loss" if bad else ""
     tl = surface.layers["train_loss"]
-    print(f"{nslice.describe()}\n{grid[0]}×{grid[1]} grid, training loss "
-          f"{float(tl[tl == tl].min()):.4g} … {float(tl[tl == tl].max()):.4g}{note}\n"
-          f"saved {ns.out}")
+    finite = tl[np.isfinite(tl)]
+    span = (f"training loss {float(finite.min()):.4g} … {float(finite.max()):.4g}"
+            if finite.size else "no finite training loss")
+    print(f"{nslice.describe()}\n{nx}×{ny} grid, {span}{note}\nsaved {ns.out}")
     return 0
+
+
+def cmd_torch_landscape(ns: argparse.Namespace, grid: tuple[int, int], method: str, bias: str,
+                        dseed: int) -> int:
+    """landscape --torch-script: the user's model and data, the same file as built-ins."""
+    from lossviewer.compute.model_file import ModelFileError, load_model_file
+    from lossviewer.compute.torch_plane import ModelFileData, TorchNetwork
+    from lossviewer.core.directions import DirectionSpec, make_directions
+    from lossviewer.core.network_landscape import NetworkSlice
+
+    given = [f for f, v in (("--dataset", ns.dataset), ("--model", ns.model), ("--run", ns.run),
+                            ("--optimizer", ns.optimizer), ("--steps", ns.steps),
+                            ("--samples", ns.samples), ("--loss", ns.loss)) if v is not None]
+    if given:
+        raise CLIError(given[0], "does not apply with --torch-script (the model file brings "
+                                 "its model, weights, data and loss)")
+    if method in ("pca", "interp"):
+        raise CLIError("--directions", f"'{method}' needs a training run; with --torch-script "
+                                       "use random, filter, layer or hessian")
+    timeout = _number("--timeout", ns.timeout)
+    if timeout <= 0:
+        raise CLIError("--timeout", f"must be > 0, got {ns.timeout}")
+    try:
+        mf = load_model_file(ns.torch_script, timeout=timeout)
+    except ModelFileError as exc:
+        if ns.traceback and exc.details:
+            print(exc.details, file=sys.stderr, end="")
+        hint = "" if ns.traceback or not exc.details else " (--traceback shows where)"
+        raise CLIError("--torch-script", f"{_one_line(exc)}{hint}") from None
+    try:
+        network = TorchNetwork(mf, device=ns.device, bn_mode=ns.bn_mode)
+        theta = network.theta0()
+        dspec = DirectionSpec(method=method, seed=dseed, bias=bias,
+                              orthogonalize=bool(ns.orthogonalize))
+        directions = make_directions(dspec, network, theta, X=(), targets=())
+    except ValueError as exc:
+        raise CLIError("--device" if "device" in str(exc) else "--directions",
+                       _one_line(exc)) from None
+    nslice = NetworkSlice(ModelFileData(mf), network, directions, None, dtype=ns.dtype)
+    key = _run_key(ns, {"script": _file_digest(ns.torch_script), "device": ns.device,
+                        "bn_mode": ns.bn_mode})
+    return _compute_surface(ns, nslice, grid, key)

@@ -100,14 +100,27 @@ class NetworkSlice:
         ds = self.dataset
         return (ds.X_train, ds.y_train) if split == "train" else (ds.X_val, ds.y_val)
 
+    def has_split(self, split: str) -> bool:
+        """Whether there is data for ``split`` (a model file may bring no validation set)."""
+        has = getattr(self.network, "has_split", None)
+        return True if has is None else bool(has(split))
+
     def evaluator(self, split: str, dtype: str) -> PlaneEvaluator:
-        """The (read-only, thread-safe once built) evaluator for a split and dtype."""
+        """The (read-only, thread-safe once built) evaluator for a split and dtype.
+
+        A network that brings its own data and evaluation (a user's torch model)
+        makes it; the built-in numpy MLPs get a PlaneEvaluator.
+        """
         key = (split, dtype)
         with self._lock:
             ev = self._cache.get(key)
             if ev is None:
-                X, y = self.data(split)
-                ev = PlaneEvaluator(self.network, X, y, self.plane, dtype)
+                make = getattr(self.network, "plane_evaluator", None)
+                if make is not None:
+                    ev = make(split, self.plane, dtype)
+                else:
+                    X, y = self.data(split)
+                    ev = PlaneEvaluator(self.network, X, y, self.plane, dtype)
                 self._cache[key] = ev
             return ev
 
@@ -358,9 +371,31 @@ def preview_strides(nx: int, ny: int, first_points: int = 400) -> list[int]:
     return out
 
 
+@dataclass(eq=False)
+class GridState:
+    """The layers of a grid being computed and which points are finished.
+
+    :func:`iter_network_surface` fills it in place, so a caller can save it at any
+    time (a headless run checkpoints it into its output file) and pass it back in
+    to continue where it stopped.
+    """
+
+    layers: dict[str, NDArray[np.float64]]
+    done: NDArray[np.bool_]
+
+    @classmethod
+    def empty(cls, nx: int, ny: int) -> GridState:
+        return cls({name: np.full((ny, nx), np.nan) for name in LAYERS},
+                   np.zeros((ny, nx), bool))
+
+    @property
+    def finished(self) -> int:
+        return int(self.done.sum())
+
+
 def iter_network_surface(network_slice: NetworkSlice, xrange: tuple[float, float],
                          yrange: tuple[float, float], resolution: int | tuple[int, int],
-                         dtype: str | None = None
+                         dtype: str | None = None, state: GridState | None = None
                          ) -> Generator[tuple[int, int] | NetworkSurface, None, NetworkSurface]:
     """Evaluate all four layers on the grid, coarse to fine.
 
@@ -368,37 +403,42 @@ def iter_network_surface(network_slice: NetworkSlice, xrange: tuple[float, float
     after each pass (strides 2^k … 1): every pass fills only the grid points the
     previous ones left, so the preview costs nothing extra and the final grid
     is the same as a single pass's. Memory is the result plus one chunk.
+    ``state`` (filled in place) lets a caller save progress and resume: points it
+    marks done are not computed again.
     """
     nx, ny = check_grid(resolution)
     x0, x1 = check_range(*xrange, what="x range")
     y0, y1 = check_range(*yrange, what="y range")
     dt = dtype or network_slice.dtype
     xs, ys = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
-    layers = {name: np.full((ny, nx), np.nan) for name in LAYERS}
-    done = np.zeros((ny, nx), bool)
-    evs = {s: network_slice.evaluator(s, dt) for s in SPLITS}
-    total = 2 * nx * ny
-    count = 0
+    if state is None:
+        state = GridState.empty(nx, ny)
+    elif state.done.shape != (ny, nx):
+        raise ValueError(f"the saved progress is for a {state.done.shape[1]}×"
+                         f"{state.done.shape[0]} grid, not {nx}×{ny}")
+    layers, done = state.layers, state.done
+    splits = [s for s in SPLITS if network_slice.has_split(s)]
+    evs = {s: network_slice.evaluator(s, dt) for s in splits}
+    total = nx * ny
+    count = int(done.sum())
     meta = {"kind": "network", "xrange": (x0, x1), "yrange": (y0, y1), "resolution": (nx, ny),
             "dtype": dt, "slice": network_slice.describe(),
             "axis_labels": list(network_slice.directions.labels)}
+    # a few chunks per call: the evaluator spreads them over the cores
+    step = max(ev.chunk_points() for ev in evs.values()) * 2 * worker_count()
     for stride in preview_strides(nx, ny):
         sel = np.zeros((ny, nx), bool)
         sel[::stride, ::stride] = True
         sel &= ~done
         jj, ii = np.nonzero(sel)
         a, b = xs[ii], ys[jj]
-        for split in SPLITS:
-            ev = evs[split]
-            loss_l, acc_l = layers[f"{split}_loss"], layers[f"{split}_acc"]
-            # a few chunks per call: the evaluator spreads them over the cores
-            step = ev.chunk_points() * 2 * worker_count()
-            for s in (slice(i, min(i + step, a.size)) for i in range(0, a.size, step)):
-                loss, acc = ev.evaluate(a[s], b[s])
-                loss_l[jj[s], ii[s]] = loss
-                acc_l[jj[s], ii[s]] = acc
-                count += s.stop - s.start
-                yield count, total
-        done |= sel
+        for s in (slice(i, min(i + step, a.size)) for i in range(0, a.size, step)):
+            for split in splits:
+                loss, acc = evs[split].evaluate(a[s], b[s])
+                layers[f"{split}_loss"][jj[s], ii[s]] = loss
+                layers[f"{split}_acc"][jj[s], ii[s]] = acc
+            done[jj[s], ii[s]] = True  # both splits of these points are finished
+            count += s.stop - s.start
+            yield count, total
         yield NetworkSurface(xs, ys, layers, meta, stride)
     return NetworkSurface(xs, ys, layers, meta, 1)

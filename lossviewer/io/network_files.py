@@ -166,8 +166,14 @@ def check_run_matches(run_file: RunFile, network: Network, dataset: Dataset) -> 
 
 
 def save_network_landscape(path: StrPath, surface: NetworkSurface,
-                           network_slice: NetworkSlice) -> None:
-    """Write the four layers, the plane and the metadata to reproduce them."""
+                           network_slice: NetworkSlice, done: NDArray | None = None,
+                           run_key: str = "") -> None:
+    """Write the four layers, the plane and the metadata to reproduce them.
+
+    ``done`` (a grid-shaped bool mask) marks a partial result: a headless run
+    checkpoints into its output file so that an interrupted run can resume;
+    ``run_key`` identifies the arguments it was started with.
+    """
     d = network_slice.directions
     arrays: dict[str, NDArray] = {"xs": surface.xs, "ys": surface.ys,
                                   "center": d.center, "d1": d.d1, "d2": d.d2}
@@ -183,8 +189,37 @@ def save_network_landscape(path: StrPath, surface: NetworkSurface,
         "surface": dict(surface.meta),
         "training": (asdict(network_slice.run.config) if network_slice.run is not None
                      else None),
+        "complete": done is None or bool(np.all(done)),
+        "run_key": run_key,
     }
+    if done is not None:
+        arrays["done"] = np.asarray(done, bool)
     _write(path, LANDSCAPE_FORMAT, meta, arrays)
+
+
+def read_progress(path: StrPath, run_key: str) -> tuple[bool, dict[str, NDArray] | None,
+                                                        NDArray | None]:
+    """What an earlier run with the same arguments left in ``path``.
+
+    (complete, layers, done): complete is True when that run finished; layers
+    and done are its partial grid (None when there is nothing to resume: no file,
+    another kind of file, or another run's).
+    """
+    if not os.path.exists(path):
+        return False, None, None
+    try:
+        header, arrays = _read(path, LANDSCAPE_FORMAT, "network landscape",
+                               ("xs", "ys", *LAYERS))
+    except ValueError:
+        return False, None, None
+    if not run_key or header.get("run_key") != run_key:
+        return False, None, None
+    if header.get("complete", True):
+        return True, None, None
+    done = arrays.get("done")
+    if done is None or done.shape != arrays["train_loss"].shape:
+        return False, None, None
+    return False, {k: arrays[k].astype(np.float64) for k in LAYERS}, done.astype(bool)
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,6 +234,13 @@ def load_network_landscape(path: StrPath) -> LandscapeFile:
     name = os.fspath(path)
     header, arrays = _read(path, LANDSCAPE_FORMAT, "network landscape",
                            ("xs", "ys", "center", "d1", "d2", *LAYERS))
+    if not header.get("complete", True):
+        raise ValueError(f"{name}: an unfinished landscape (its run was interrupted); run the "
+                         "same 'lossviewer landscape' command again to complete it")
+    if (header.get("dataset") or {}).get("name") == "model-file":
+        script = (header["dataset"].get("params") or {}).get("script", "a model file")
+        raise ValueError(f"{name}: computed from the model file {script}; opening such "
+                         "landscapes in the window is not supported yet")
     try:
         ds_meta, model = header["dataset"], header["model"]
         dataset = make_dataset(ds_meta["name"], **ds_meta["params"])
