@@ -8,6 +8,9 @@
        preview and to the full picture (vs the per-point loop for the whole grid)
 10     peak memory (tracemalloc: numpy registers its buffers) of a 401² landscape
        of the digits MLP, vs the memory of evaluating the grid in one batch
+11     a user's model file (resources/models/digits_cnn.py, a small CNN): the slice
+       through torch.func.vmap vs one functional call per point (when torch is
+       installed; the per-point side timed on a sample of points, extrapolated)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ TITLES = {
     "8c": "NN slice 51², MLP 784→128→10: batched numpy vs per-point torch",
     "9": "Moons MLP landscape 101² (train+val): first preview / full",
     "10": "Peak memory of a 401² landscape (digits MLP)",
+    "11": "User CNN on digits, 31² slice: vmap-batched vs per-point torch",
 }
 
 
@@ -235,3 +239,47 @@ def bench_memory(quick: bool, Row: Any) -> Any:
                    "grid": n, "model": nslice.network.describe(), "seconds": took,
                    "alternative": "activations of the whole grid evaluated in one batch "
                                   "(estimate, float32)"})
+
+
+def bench_torch_cnn(quick: bool, Row: Any) -> Any | None:
+    """Row 11, or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    from pathlib import Path
+
+    from lossviewer.compute.model_file import load_model_file
+    from lossviewer.compute.torch_plane import TorchNetwork, TorchPlaneEvaluator
+    from lossviewer.core.directions import DirectionSpec, make_directions
+    from lossviewer.core.plane_eval import Plane
+
+    path = Path(__file__).resolve().parents[1] / "resources" / "models" / "digits_cnn.py"
+    mf = load_model_file(str(path))
+    net = TorchNetwork(mf)
+    d = make_directions(DirectionSpec("filter"), net, net.theta0())
+    plane = Plane(d.center, d.d1, d.d2)
+    n = 9 if quick else 31
+    g = np.linspace(-1, 1, n)
+    A, B = np.meshgrid(g, g)
+    ev = TorchPlaneEvaluator(net, net.data("train"), plane, "float32")
+    ev.evaluate(A[:1, :2], B[:1, :2])  # warm-up
+    t0 = time.perf_counter()
+    vals, _ = ev.evaluate(A, B)
+    ours = time.perf_counter() - t0
+    sub = 12 if quick else 60
+    idx = np.linspace(0, n * n - 1, sub).round().astype(int)
+    t0 = time.perf_counter()
+    ref = np.array([ev.direct(A.ravel()[i], B.ravel()[i])[0] for i in idx])
+    alt = (time.perf_counter() - t0) * (n * n) / sub
+    dev = float(np.max(np.abs(vals.ravel()[idx] - ref) / np.abs(ref)))
+    o, a_ms = 1000 * ours, 1000 * alt
+    ratio = a_ms / o
+    name = TITLES["11"] + (f" (quick: {n}²)" if quick else "")
+    return Row("11", name, o, a_ms, ratio, "speed-up: per-point / vmap-batched", "≥ 5×",
+               "ratio", 5.0, ratio >= 5.0, details={
+                   "grid": n, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                   "device": "cpu", "vmap_error": ev.vmap_error,
+                   "max_relative_difference": dev, "parameters": net.n_params,
+                   "alternative": f"one functional call per point, timed on {sub} points and "
+                                  "extrapolated"})

@@ -22,9 +22,10 @@ Rows
          simulate() from each start one at a time (timed on 200 starts, extrapolated)
   7      value_and_grad on 1024² points: Rosenbrock typed as a formula (exact sympy
          derivatives, lambdified) vs the built-in hand-written Rosenbrock
-  8a-10  network landscapes (see benchmarks/network_rows.py): batched slice evaluation
+  8a-11  network landscapes (see benchmarks/network_rows.py): batched slice evaluation
          vs the per-point loop (numpy; torch when installed), time to the first
-         preview and the full 101² picture, peak memory of a 401² grid
+         preview and the full 101² picture, peak memory of a 401² grid, and a
+         user's torch CNN through vmap vs per point
 
 ``--quick`` shrinks grids and repeats so the whole run takes well under a minute;
 its numbers only show that every row works.
@@ -79,7 +80,7 @@ ROW_TITLES = {
 }
 ROW_TITLES.update(network_rows.TITLES)
 #: rows that only run where an optional extra is installed (8c: torch)
-OPTIONAL_ROWS = ("8c",)
+OPTIONAL_ROWS = ("8c", "11")
 
 
 @dataclass
@@ -908,6 +909,7 @@ def main(argv: list[str] | None = None) -> int:
         ("8c", lambda: network_rows.bench_torch_loop(q, Row)),
         ("9", lambda: network_rows.bench_first_preview(q, Row)),
         ("10", lambda: network_rows.bench_memory(q, Row)),
+        ("11", lambda: network_rows.bench_torch_cnn(q, Row)),
     ]
     if args.rows:
         wanted = {r.strip() for r in args.rows.split(",")}

@@ -491,6 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="open a network landscape file (from 'lossviewer landscape' or Export)",
     )
     gui.add_argument(
+        "--torch-script", dest="gui_torch", metavar="FILE.py",
+        help="run your PyTorch model file (model(), data(), loss()) and show its landscape",
+    )
+    gui.add_argument(
         "--network", dest="gui_network", metavar="DATASET[:DIRECTIONS]",
         help="train the default MLP on a built-in dataset and show its landscape, e.g. "
              "moons or digits:pca",
@@ -1205,17 +1209,21 @@ def _network_option(text: str) -> dict[str, Any]:
 
 
 def _cmd_gui(ns: argparse.Namespace) -> int:
-    if ns.gui_open is not None or ns.gui_network is not None:
-        if ns.gui_open is not None and ns.gui_network is not None:
-            raise CLIError("--open", "give --open or --network, not both")
-        if ns.gui_open is not None and not os.path.isfile(ns.gui_open):
-            raise CLIError("--open", f"no such file: {ns.gui_open!r}")
+    if ns.gui_open is not None or ns.gui_network is not None or ns.gui_torch is not None:
+        given = [f for f, v in (("--open", ns.gui_open), ("--network", ns.gui_network),
+                                ("--torch-script", ns.gui_torch)) if v is not None]
+        if len(given) > 1:
+            raise CLIError(given[1], f"give one of --open, --network, --torch-script, "
+                                     f"not {given[0]} too")
+        for flag, path in (("--open", ns.gui_open), ("--torch-script", ns.gui_torch)):
+            if path is not None and not os.path.isfile(path):
+                raise CLIError(flag, f"no such file: {path!r}")
         network = None if ns.gui_network is None else _network_option(ns.gui_network)
         size = None if ns.gui_size is None else _size(ns.gui_size)
         if ns.gui_screenshot is not None:
             _check_writable("--screenshot", ns.gui_screenshot)
         return _open_window_on({}, ns.gui_screenshot, ns.gui_smoke_test, size,
-                               open_file=ns.gui_open, network=network)
+                               open_file=ns.gui_open, network=network, model_file=ns.gui_torch)
     plain = all(v is None for v in (ns.gui_formula, ns.gui_param, ns.gui_xrange, ns.gui_yrange))
     function = chosen = None
     if plain and ns.gui_function is not None:
@@ -1274,7 +1282,8 @@ def _no_display() -> int:
 
 def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_test: bool,
                     size: tuple[int, int] | None, open_file: str | None = None,
-                    network: Mapping[str, Any] | None = None) -> int:
+                    network: Mapping[str, Any] | None = None,
+                    model_file: str | None = None) -> int:
     """As lossviewer.app.run_gui, on the default scene switched to ``landscape``
     (Scene.set_landscape keywords): a formula, or a function with parameters/ranges;
     or with a network landscape file opened / a network landscape computed."""
@@ -1310,6 +1319,12 @@ def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_
         return EXIT_USAGE
     if network:
         window.network.compute()
+    if model_file is not None and not window.network.open_model(model_file):
+        from lossviewer.compute.model_file import TORCH_HINT
+
+        print(f"{PROG}: error: --torch-script: {TORCH_HINT}", file=sys.stderr)
+        window.close()
+        return EXIT_USAGE
     if screenshot or smoke_test:
         from lossviewer.ui.offscreen import run_screenshot, run_smoke_test
 
@@ -1352,6 +1367,7 @@ def main(argv: list[str] | None = None) -> int:
                     ("--smoke-test", ns.gui_smoke_test or None),
                     ("--open", ns.gui_open),
                     ("--network", ns.gui_network),
+                    ("--torch-script", ns.gui_torch),
                 )
                 if v is not None
             ]

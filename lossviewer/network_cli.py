@@ -435,7 +435,8 @@ def _compute_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int],
                 surface = stop.value
                 break
             except ValueError as exc:
-                raise CLIError("--grid", _one_line(exc)) from None
+                flag = "--torch-script" if getattr(ns, "torch_script", None) else "landscape"
+                raise CLIError(flag, _one_line(exc)) from None
             if isinstance(step, NetworkSurface):
                 meta = dict(step.meta)
                 checkpoint()

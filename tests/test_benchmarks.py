@@ -30,9 +30,10 @@ ROWS = {
     "8c": "NN slice 51², MLP 784→128→10: batched numpy vs per-point torch",
     "9": "Moons MLP landscape 101² (train+val): first preview / full",
     "10": "Peak memory of a 401² landscape (digits MLP)",
+    "11": "User CNN on digits, 31² slice: vmap-batched vs per-point torch",
 }
-#: rows that run only with an optional extra installed (8c: torch)
-OPTIONAL = {"8c"}
+#: rows that run only with an optional extra installed (8c, 11: torch)
+OPTIONAL = {"8c", "11"}
 NUMERIC = ("ours", "alternative", "ratio", "target_value")
 
 

@@ -161,7 +161,9 @@ def paths_job(req: PathsRequest) -> Generator[Progress | Partial, None, list[Pat
         gen = simulate_iter(
             landscape, run.optimizer, dict(run.hyper), np.asarray([run.start], float),
             run.steps, schedule=run.schedule, schedule_params=dict(run.schedule_params),
-            noise=run.noise, seed=run.seed)
+            noise=run.noise, seed=run.seed,
+            # slow landscapes (a user's torch model) yield often, so cancel stays quick
+            chunk=getattr(landscape, "path_chunk", 250))
         while True:
             try:
                 done = next(gen)

@@ -234,3 +234,51 @@ def keep_network_surface(network_slice: NetworkSlice, surface: NetworkSurface) -
                        str(surface.meta.get("dtype", network_slice.dtype)))
     with network_slice._lock:
         network_slice._cache[key] = surface
+
+
+@dataclass(frozen=True)
+class ModelFileRequest:
+    """Open a user's model file and put it on a plane (the window's File → Open model)."""
+
+    path: str
+    directions: DirectionSpec = DirectionSpec()
+    device: str = "cpu"
+    bn_mode: str = "eval"
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class ModelFileResult:
+    """The slice, or what went wrong (message for people, details: the traceback)."""
+
+    network_slice: Any = None
+    error: str = ""
+    details: str = ""
+    note: str = ""
+
+
+def model_file_job(req: ModelFileRequest) -> Generator[Progress, None, ModelFileResult]:
+    """Run the model file (its own code: it may train or load weights), then the plane."""
+    from lossviewer.compute.model_file import ModelFileError, load_model_file
+    from lossviewer.compute.torch_plane import ModelFileData, TorchNetwork
+
+    yield Progress(0.0, f"Running {req.path.rsplit('/', 1)[-1]} …")
+    try:
+        mf = load_model_file(req.path)
+    except ModelFileError as exc:
+        return ModelFileResult(error=str(exc), details=exc.details)
+    yield Progress(0.6, "Directions …")
+    spec, note = req.directions, ""
+    if spec.method in ("pca", "interp"):
+        # these need a training run; a model file brings only its trained weights
+        note = (f"{spec.method} directions need a training run; a model file brings its "
+                "weights only, so filter-normalised directions are used")
+        spec = replace(spec, method="filter")
+    try:
+        network = TorchNetwork(mf, device=req.device, bn_mode=req.bn_mode)
+        directions = make_directions(spec, network, network.theta0(), X=(), targets=())
+    except ValueError as exc:
+        return ModelFileResult(error=str(exc))
+    yield Progress(1.0, "Model ready")
+    return ModelFileResult(NetworkSlice(ModelFileData(mf), network, directions, None,
+                                        dtype=req.dtype), note=note)

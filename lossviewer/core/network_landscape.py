@@ -229,7 +229,14 @@ class NetworkLandscape(Landscape):
         self._fd_step = 1e-4 * max(x1 - x0, y1 - y0)
         self._minimum: Minimum | None = None
         net = network_slice.network
-        self.formula = f"{SPLIT_TITLES[network_slice.split]} {LOSS_TITLES[net.loss]} loss"
+        loss_title = LOSS_TITLES.get(net.loss, net.loss)
+        self.formula = f"{SPLIT_TITLES[network_slice.split]} {loss_title} loss"
+        if hasattr(net, "plane_evaluator"):
+            # a user's torch model: a gradient is a full autograd pass per point, too slow
+            # for Newton from many seeds (critical points are not searched automatically),
+            # and races yield every few steps so that a cancel is quick
+            self.critical_seeds = 0
+            self.path_chunk = 5
         self.default_start = self._start()
 
     def _start(self) -> tuple[float, float]:
@@ -335,10 +342,13 @@ class NetworkSurface:
                        dict(self.meta, layer=layer, value_label=LAYER_TITLES[layer]))
 
     def non_finite(self) -> int:
-        """Grid points whose training or validation loss is not finite."""
+        """Grid points whose training or validation loss is not finite (a split that
+        was not computed at all, e.g. a model file without validation data, is skipped)."""
         s = self.stride
         bad = ~np.isfinite(self.layers["train_loss"][::s, ::s])
-        bad |= ~np.isfinite(self.layers["val_loss"][::s, ::s])
+        val = self.layers["val_loss"][::s, ::s]
+        if np.isfinite(val).any():
+            bad |= ~np.isfinite(val)
         return int(bad.sum())
 
 

@@ -51,6 +51,9 @@ class NetworkSettings:
     bias: str = "zero"
     orthogonalize: bool = False
     dtype: str = "float32"
+    #: a user's torch model (File → Open model): where it runs and its batch-norm mode
+    device: str = "cpu"
+    bn_mode: str = "eval"
 
     @property
     def task(self) -> str:
@@ -80,6 +83,8 @@ class NetworkSettings:
         _choice(s.directions, METHODS, "direction method")
         _choice(s.bias, BIAS_MODES, "bias mode")
         _choice(s.dtype, DTYPES, "precision")
+        _choice(s.device, ("cpu", "cuda"), "device")
+        _choice(s.bn_mode, ("eval", "train"), "batch-norm mode")
         hidden = tuple(int(h) for h in s.hidden)
         if len(hidden) > MAX_LAYERS or any(not 1 <= h <= MAX_WIDTH for h in hidden):
             raise ValueError(f"hidden layers: at most {MAX_LAYERS}, each 1 to {MAX_WIDTH} wide")

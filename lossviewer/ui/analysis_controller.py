@@ -195,7 +195,9 @@ class AnalysisController(QObject):
         """The key each kind should be computed for now (None: not shown, not needed)."""
         sc, a = self.scene, self.scene.analysis
         key = sc.critical_key()
-        return {"critical": key,
+        # a landscape whose gradients are too slow for Newton from many seeds says so
+        searched = getattr(sc.landscape, "critical_seeds", 40) > 0
+        return {"critical": key if searched else None,
                 "curvature": key if a.wants_curvature else None,
                 "basins": sc.basins_key() if a.settings.basins else None}
 

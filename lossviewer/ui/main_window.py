@@ -186,6 +186,7 @@ class MainWindow(QMainWindow):
         self.contour_view.hovered.connect(self._on_hover)
 
         self._build_menus()
+        self.setAcceptDrops(True)  # drop a landscape (.npz) or a model file (.py)
         self._restore_layout()
         self._update_title()
         self._request_surface()
@@ -203,6 +204,8 @@ class MainWindow(QMainWindow):
         file = mb.addMenu("&File")
         self._action(file, "&Open network landscape…", "Ctrl+O", lambda: self.network.open_file(),
                      "Open a landscape saved by 'lossviewer landscape' or Export")
+        self._action(file, "Open &model…", "Ctrl+Shift+O", lambda: self.network.open_model(),
+                     "Run a PyTorch model file (model(), data(), loss()) and show its landscape")
         self._action(file, "&Export network landscape…", "Ctrl+Shift+E",
                      self.network.save_file,
                      "Save the shown network landscape (training and validation layers)")
@@ -641,6 +644,42 @@ class MainWindow(QMainWindow):
             names.append(NETWORK)
         i = names.index(self.scene.landscape_settings.function)
         self._apply_landscape(function=names[(i + delta) % len(names)])
+
+    # -- drag and drop --------------------------------------------------------------------
+    DROP_SUFFIXES = (".npz", ".py")
+
+    def _dropped_path(self, event) -> str | None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        paths = [u.toLocalFile() for u in urls if u.isLocalFile()]
+        if len(paths) == 1 and paths[0].lower().endswith(self.DROP_SUFFIXES):
+            return paths[0]
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self._dropped_path(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        path = self._dropped_path(event)
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_path(path)
+
+    def open_path(self, path: str) -> bool:
+        """Open a dropped file: a landscape, or (after asking: it is code) a model file."""
+        if path.lower().endswith(".py"):
+            answer = QMessageBox.question(
+                self, "Run model file?",
+                f"{path}\n\nA model file is Python code and runs with your permissions. "
+                "Run it to show its model's landscape?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+            return self.network.open_model(path)
+        return self.network.open_file(path)
 
     def save_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "lossviewer.png",

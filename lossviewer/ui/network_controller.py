@@ -59,10 +59,14 @@ class NetworkController(QObject):
         self.runner = JobRunner("network", self)
         attach_runner(self.runner)
         self.runner.finished.connect(self._on_slice)
+        self.model_runner = JobRunner("model-file", self)
+        attach_runner(self.model_runner)
+        self.model_runner.finished.connect(self._on_model_file)
         dock.compute_requested.connect(self.compute)
         self._shown_slice = None
         self._contour = contour_view
         scene.landscape_changed.connect(lambda _s: self._on_landscape())
+        scene.surface_changed.connect(lambda _d: self._on_surface())
 
     # -- compute ---------------------------------------------------------------------
     def compute(self) -> None:
@@ -78,13 +82,61 @@ class NetworkController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self.runner.busy
+        return self.runner.busy or self.model_runner.busy
 
     def cancel(self) -> bool:
-        if self.runner.busy:
-            self.runner.cancel()
-            return True
-        return False
+        busy = False
+        for r in (self.runner, self.model_runner):
+            if r.busy:
+                r.cancel()
+                busy = True
+        return busy
+
+    # -- the user's own model ---------------------------------------------------------------
+    def open_model(self, path: str | None = None) -> bool:
+        """File → Open model…: run a model file (it is code: only on this explicit action)."""
+        from lossviewer.compute.model_file import TORCH_HINT, torch_available
+
+        if not torch_available():
+            self._message("PyTorch is not installed", TORCH_HINT, QMessageBox.Icon.Information)
+            return False
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self._window, "Open model file (Python: model(), data(), loss())", "",
+                "Model file (*.py);;All files (*)")
+            if not path:
+                return False
+        from lossviewer.compute.network_jobs import ModelFileRequest, model_file_job
+        from lossviewer.core.directions import DirectionSpec
+
+        s = self.scene.network_settings
+        req = ModelFileRequest(path, DirectionSpec(s.directions, s.direction_seed, s.bias,
+                                                   s.orthogonalize),
+                               device=s.device, bn_mode=s.bn_mode, dtype=s.dtype)
+        self.model_runner.submit(model_file_job, req)
+        return True
+
+    def _on_model_file(self, result) -> None:
+        if result.error:
+            self.report_error(result.error.splitlines()[0])
+            self._message("The model file failed", result.error, QMessageBox.Icon.Warning,
+                          result.details)
+            return
+        if result.note:
+            self.report_error(result.note)
+        self._on_slice(result.network_slice)
+
+    def _message(self, title: str, text: str, icon, details: str = "") -> None:
+        """A non-modal message box (the window stays usable)."""
+        if not self._window.isVisible():
+            return
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self._window)
+        if details:
+            box.setDetailedText(details)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        self._last_box = box
 
     def _on_slice(self, network_slice) -> None:
         try:
@@ -117,6 +169,17 @@ class NetworkController(QObject):
             return []
         off = 100 * float(np.median(proj.relative_distance))
         return [(TRAINING_PATH_COLOR, f"training run ({off:.0f} % off plane)")]
+
+    def _on_surface(self) -> None:
+        s = self.scene.landscape_settings
+        if not s.is_network or s.network is None or self.scene.surface_is_preview:
+            return
+        if hasattr(s.network.network, "plane_evaluator"):
+            from lossviewer.compute.network_jobs import cached_network_surface
+
+            surf = cached_network_surface(s.network, s.xrange, s.yrange, s.resolution)
+            if surf is not None:
+                self.panel.set_grid(surf)
 
     def show_plots(self) -> None:
         """Show the Network plots dock (first time: a modest height under the views)."""
@@ -169,11 +232,33 @@ class NetworkController(QObject):
                 "color": TRAINING_PATH_COLOR, "head": head, "start": None, "dash": True}
 
     def hover_text(self, a: float, b: float) -> str:
-        """Loss and accuracy of both splits at a plane point (the map's read-out)."""
+        """Loss and accuracy of both splits at a plane point (the map's read-out).
+
+        Built-in models are evaluated at the point (a millisecond); a user's torch
+        model would take a full pass per move, so its read-out interpolates the grid.
+        """
         s = self.scene.landscape_settings
         sl = s.network
         out = [f"a = {a:.4g}", f"b = {b:.4g}"]
+        if hasattr(sl.network, "plane_evaluator"):
+            from lossviewer.compute.network_jobs import cached_network_surface
+
+            surf = cached_network_surface(sl, s.xrange, s.yrange, s.resolution)
+            if surf is None:
+                return "\n".join([*out, "(computing the grid …)"])
+            for split, name in (("train", "training"), ("val", "validation")):
+                loss = _bilinear(surf.xs, surf.ys, surf.layers[f"{split}_loss"], a, b)
+                acc = _bilinear(surf.xs, surf.ys, surf.layers[f"{split}_acc"], a, b)
+                if np.isfinite(loss):
+                    text = f"{name}: loss ≈ {loss:.4g}"
+                    if np.isfinite(acc):
+                        text += f", acc. ≈ {100 * acc:.1f} %"
+                    out.append(text)
+            out.append("(interpolated from the grid)")
+            return "\n".join(out)
         for split, name in (("train", "training"), ("val", "validation")):
+            if not sl.has_split(split):
+                continue
             ev = sl.evaluator(split, "float64")
             with np.errstate(all="ignore"):
                 loss, acc = ev.evaluate(np.array([a]), np.array([b]))
@@ -201,13 +286,7 @@ class NetworkController(QObject):
         except (OSError, ValueError) as exc:
             msg = str(exc) if isinstance(exc, ValueError) else f"cannot read {path}: {exc}"
             self.report_error(msg)
-            if self._window.isVisible():
-                # not modal: the window stays usable (and a script driving it is not blocked)
-                box = QMessageBox(QMessageBox.Icon.Warning, "Cannot open landscape", msg,
-                                  QMessageBox.StandardButton.Ok, self._window)
-                box.setModal(False)
-                box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-                box.show()
+            self._message("Cannot open landscape", msg, QMessageBox.Icon.Warning)
             return False
         surf = lf.surface
         nx, ny = surf.xs.size, surf.ys.size
@@ -245,3 +324,15 @@ class NetworkController(QObject):
             save_network_landscape(path, surface, s.network)
         except OSError as exc:
             self.report_error(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _bilinear(xs: np.ndarray, ys: np.ndarray, Z: np.ndarray, x: float, y: float) -> float:
+    """Z (len(ys), len(xs)) at (x, y), bilinear in the cell; NaN outside the grid."""
+    if not (xs[0] <= x <= xs[-1] and ys[0] <= y <= ys[-1]):
+        return float("nan")
+    fx = float(np.interp(x, xs, np.arange(len(xs))))
+    fy = float(np.interp(y, ys, np.arange(len(ys))))
+    i, j = min(int(fx), len(xs) - 2), min(int(fy), len(ys) - 2)
+    tx, ty = fx - i, fy - j
+    return float((1 - ty) * ((1 - tx) * Z[j, i] + tx * Z[j, i + 1])
+                 + ty * ((1 - tx) * Z[j + 1, i] + tx * Z[j + 1, i + 1]))

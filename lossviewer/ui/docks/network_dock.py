@@ -159,6 +159,18 @@ class NetworkDock(SceneDock):
         f.addRow("Precision", self.dtype)
         outer.addWidget(plane)
 
+        own = QGroupBox("Your PyTorch model (File → Open model…)")
+        f = QFormLayout(own)
+        self.device = _combo({"cpu": "CPU", "cuda": "CUDA GPU"})
+        self.device.setToolTip("Where a model file's network is evaluated")
+        f.addRow("Device", self.device)
+        self.bn_mode = _combo({"eval": "running statistics", "train": "recomputed per point"})
+        self.bn_mode.setToolTip("Batch norm: the stored running statistics (model.eval()), or "
+                                "statistics recomputed from the data at every grid point "
+                                "(Garipov et al.)")
+        f.addRow("Batch norm", self.bn_mode)
+        outer.addWidget(own)
+
         row = QHBoxLayout()
         self.compute_button = QPushButton("Compute landscape")
         self.compute_button.setToolTip("Train, choose the directions and evaluate the grid "
@@ -210,6 +222,9 @@ class NetworkDock(SceneDock):
         self.orthogonalize.toggled.connect(lambda b: ns(orthogonalize=bool(b)))
         self.direction_seed.valueChanged.connect(lambda v: ns(direction_seed=int(v)))
         self.dtype.currentIndexChanged.connect(lambda _i: ns(dtype=self.dtype.currentData()))
+        self.device.currentIndexChanged.connect(lambda _i: ns(device=self.device.currentData()))
+        self.bn_mode.currentIndexChanged.connect(
+            lambda _i: ns(bn_mode=self.bn_mode.currentData()))
         self.layer.currentIndexChanged.connect(self._on_layer)
         self.compute_button.clicked.connect(self.compute_requested)
         scene.network_settings_changed.connect(lambda _s: self.refresh())
@@ -293,6 +308,8 @@ class NetworkDock(SceneDock):
             self.orthogonalize.setChecked(s.orthogonalize)
             self.direction_seed.setValue(s.direction_seed)
             self.dtype.setCurrentIndex(self.dtype.findData(s.dtype))
+            self.device.setCurrentIndex(self.device.findData(s.device))
+            self.bn_mode.setCurrentIndex(self.bn_mode.findData(s.bn_mode))
             ls = self.scene.landscape_settings
             self.layer.setCurrentIndex(self.layer.findData(ls.layer))
             self.layer.setEnabled(ls.network is not None)

@@ -120,6 +120,22 @@ class NetworkPanel(QTabWidget):
         self._draw_line(xrange)
         self._draw_data()
 
+    def set_grid(self, surface) -> None:
+        """For a user's torch model: the 1D slice is the computed grid's row at b = 0."""
+        if self._slice is None or not hasattr(self._slice.network, "plane_evaluator"):
+            return
+        self.line_plot.getPlotItem().clear()
+        self.line_plot.addItem(self._line_marker, ignoreBounds=True)
+        j = int(np.argmin(np.abs(surface.ys)))
+        for split, color, name in (("train", TRAIN_COLOR, "training"),
+                                   ("val", VAL_COLOR, "validation")):
+            row = surface.layers[f"{split}_loss"][j]
+            if np.isfinite(row).any():
+                self.line_plot.plot(surface.xs, row, pen=pg.mkPen(color, width=2), name=name)
+        label = self._slice.directions.labels[0]
+        self.line_plot.getPlotItem().setLabel("bottom", f"a along {label}, "
+                                                        f"b = {surface.ys[j]:.3g} (grid row)")
+
     def set_point(self, a: float, b: float) -> None:
         """The plane point the Data tab shows the model at (the cursor on the map)."""
         if self._slice is None:
@@ -173,10 +189,14 @@ class NetworkPanel(QTabWidget):
         self.line_plot.addItem(self._line_marker, ignoreBounds=True)
         if self._slice is None:
             return
+        if hasattr(self._slice.network, "plane_evaluator"):
+            return  # a torch model: drawn from the grid's b = 0 row (set_grid), no freeze
         a = np.linspace(xrange[0], xrange[1], SLICE_POINTS)
         b = np.zeros_like(a)
         for split, color, name in (("train", TRAIN_COLOR, "training"),
                                    ("val", VAL_COLOR, "validation")):
+            if not self._slice.has_split(split):
+                continue
             ev = self._slice.evaluator(split, "float64")
             loss, _ = ev.evaluate(a, b)
             self.line_plot.plot(a, loss, pen=pg.mkPen(color, width=2), name=name)
@@ -199,6 +219,11 @@ class NetworkPanel(QTabWidget):
             self.data_note.setText("")
             return
         ds = sl.dataset
+        if not hasattr(ds, "X_train"):
+            self.data_note.setText(f"{ds.describe()}: the data view covers the built-in "
+                                   "datasets; the map and its read-out show this model's loss "
+                                   "and accuracy")
+            return
         theta, (a, b) = self._theta()
         net = sl.network
         where = f"at plane point ({a:.3g}, {b:.3g})" + ("" if self._point else " (the centre)")
