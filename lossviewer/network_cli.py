@@ -314,6 +314,7 @@ def cmd_landscape(ns: argparse.Namespace) -> int:
     if ns.out is None:
         raise CLIError("--out", "this argument is required")
     _check_writable("--out", ns.out)
+    _check_format(ns.out)
     grid = _grid(ns.grid)
     method = _lookup(METHODS, ns.directions, "--directions", "direction method")
     bias = _lookup(dict.fromkeys(BIAS_MODES), ns.bias, "--bias", "bias mode")
@@ -369,6 +370,24 @@ def cmd_landscape(ns: argparse.Namespace) -> int:
     return _compute_surface(ns, nslice, grid, key)
 
 
+def _check_format(out: str) -> str:
+    """The output's extension, checked before any work (training can take minutes)."""
+    import os
+
+    from lossviewer.io.landscape_export import EXPORT_FORMATS
+
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in EXPORT_FORMATS:
+        raise CLIError("--out", f"unknown extension {ext or '(none)'}; use one of "
+                                f"{', '.join(EXPORT_FORMATS)}")
+    if ext == ".h5":
+        from lossviewer.io.h5_landscape import H5_HINT, h5_available
+
+        if not h5_available():
+            raise CLIError("--out", H5_HINT)
+    return ext
+
+
 def _file_digest(path: str) -> str:
     import hashlib
 
@@ -395,15 +414,20 @@ CHECKPOINT_S = 2.0
 def _compute_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int],
                      key: str) -> int:
     """Evaluate the grid, checkpointing into --out; resume what an earlier run left."""
+    import os
     import time
 
     from lossviewer.core.network_landscape import GridState, NetworkSurface, iter_network_surface
+    from lossviewer.io.landscape_export import export_landscape
     from lossviewer.io.network_files import read_progress, save_network_landscape
 
     (dx0, dx1), (dy0, dy1) = nslice.default_domain()
     xrange = _axis_range("--xrange", ns.xrange, (dx0, dx1), "x range")
     yrange = _axis_range("--yrange", ns.yrange, (dy0, dy1), "y range")
-    complete, layers, done = read_progress(ns.out, key)
+    ext = _check_format(ns.out)
+    # progress goes into the output itself when it is our .npz, else into a side file
+    progress_path = ns.out if ext == ".npz" else ns.out + ".partial.npz"
+    complete, layers, done = read_progress(progress_path, key)
     if complete:
         print(f"{ns.out} is already complete for these arguments; nothing to do")
         return 0
@@ -420,10 +444,17 @@ def _compute_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int],
     def checkpoint(final: bool = False) -> None:
         surface = NetworkSurface(xs, ys, state.layers, meta)
         try:
-            save_network_landscape(ns.out, surface, nslice,
+            if final and ext != ".npz":
+                export_landscape(ns.out, surface, nslice)
+                if os.path.exists(progress_path):
+                    os.unlink(progress_path)
+                return
+            save_network_landscape(progress_path, surface, nslice,
                                    done=None if final else state.done, run_key=key)
         except OSError as exc:
             raise CLIError("--out", f"cannot write {ns.out!r}: {exc.strerror or exc}") from None
+        except ImportError as exc:  # .h5 without h5py
+            raise CLIError("--out", str(exc)) from None
 
     tty = sys.stderr.isatty()
     last = time.monotonic()

@@ -89,6 +89,9 @@ class NetworkSlice:
 
     def with_loss(self, loss: str, l2: float) -> NetworkSlice:
         """The same plane under another training objective (new evaluators)."""
+        own = getattr(self.network, "with_loss", None)
+        if own is not None:  # a user's model or a stored grid: ValueError says why not
+            own(loss, l2)
         spec = ModelSpec(self.network.spec.hidden, self.network.spec.activation, loss, l2)
         net = Network(spec, self.network.sizes[0], self.network.task, self.network.n_classes)
         return replace(self, network=net, _cache={}, _lock=threading.Lock())
@@ -125,7 +128,11 @@ class NetworkSlice:
             return ev
 
     def default_domain(self) -> Domain:
-        """[-1, 1]² (Li et al.'s plots), widened to hold the projected training path."""
+        """[-1, 1]² (Li et al.'s plots), widened to hold the projected training path
+        (a stored grid: its own extent)."""
+        own = getattr(self.network, "domain", None)
+        if own is not None:
+            return own()
         lo, hi = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
         method = getattr(self.directions.spec, "method", "")
         if method == "interp":
@@ -229,8 +236,9 @@ class NetworkLandscape(Landscape):
         self._fd_step = 1e-4 * max(x1 - x0, y1 - y0)
         self._minimum: Minimum | None = None
         net = network_slice.network
-        loss_title = LOSS_TITLES.get(net.loss, net.loss)
-        self.formula = f"{SPLIT_TITLES[network_slice.split]} {loss_title} loss"
+        loss_title = LOSS_TITLES.get(net.loss, "")
+        self.formula = " ".join(w for w in (SPLIT_TITLES[network_slice.split], loss_title,
+                                            "loss") if w)
         if hasattr(net, "plane_evaluator"):
             # a user's torch model: a gradient is a full autograd pass per point, too slow
             # for Newton from many seeds (critical points are not searched automatically),

@@ -282,3 +282,21 @@ def _run_from_checkpoints(training: dict[str, Any], arrays: dict[str, NDArray]) 
                        checkpoint_steps=arrays["checkpoint_steps"].astype(np.int64),
                        train_loss=nan, train_acc=nan, val_loss=nan, val_acc=nan,
                        lr=np.zeros(0), meta={"from_file": True})
+
+
+def load_landscape_surface(path: StrPath) -> NetworkSurface:
+    """Only the grid of a landscape file (its coordinates and four layers), for files whose
+    model cannot be rebuilt here (computed from a user's model file)."""
+    name = os.fspath(path)
+    header, arrays = _read(path, LANDSCAPE_FORMAT, "network landscape", ("xs", "ys", *LAYERS))
+    xs, ys = arrays["xs"].astype(np.float64), arrays["ys"].astype(np.float64)
+    layers = {k: arrays[k].astype(np.float64) for k in LAYERS}
+    for k, v in layers.items():
+        if v.shape != (ys.size, xs.size):
+            raise ValueError(f"{name}: layer {k} has shape {v.shape}, the grid is "
+                             f"{ys.size}×{xs.size}")
+    meta = dict(header.get("surface") or {})
+    labels = (header.get("directions") or {}).get("labels")
+    if labels:
+        meta["axis_labels"] = list(labels)
+    return NetworkSurface(xs, ys, layers, meta)

@@ -646,7 +646,7 @@ class MainWindow(QMainWindow):
         self._apply_landscape(function=names[(i + delta) % len(names)])
 
     # -- drag and drop --------------------------------------------------------------------
-    DROP_SUFFIXES = (".npz", ".py")
+    DROP_SUFFIXES = (".npz", ".h5", ".py")
 
     def _dropped_path(self, event) -> str | None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []

@@ -273,26 +273,25 @@ class NetworkController(QObject):
     def open_file(self, path: str | None = None) -> bool:
         """Open a network landscape file (File → Open landscape, --open)."""
         from lossviewer.compute.network_jobs import keep_network_surface
-        from lossviewer.io.network_files import load_network_landscape
 
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
                 self._window, "Open network landscape", "",
-                "LossViewer landscape (*.npz);;All files (*)")
+                "Landscapes (*.npz *.h5);;LossViewer landscape (*.npz);;"
+                "loss-landscape HDF5 (*.h5);;All files (*)")
             if not path:
                 return False
         try:
-            lf = load_network_landscape(path)
-        except (OSError, ValueError) as exc:
-            msg = str(exc) if isinstance(exc, ValueError) else f"cannot read {path}: {exc}"
+            sl, surf = self._read_landscape(path)
+        except (OSError, ValueError, ImportError) as exc:
+            msg = (f"cannot read {path}: {exc.strerror or exc}" if isinstance(exc, OSError)
+                   else str(exc))
             self.report_error(msg)
             self._message("Cannot open landscape", msg, QMessageBox.Icon.Warning)
             return False
-        surf = lf.surface
         nx, ny = surf.xs.size, surf.ys.size
         xr = (float(surf.xs[0]), float(surf.xs[-1]))
         yr = (float(surf.ys[0]), float(surf.ys[-1]))
-        sl = lf.network_slice
         keep_network_surface(sl, surf)  # the file's grid: nothing is recomputed
         try:
             self.scene.set_landscape(function="network", network=sl, xrange=xr, yrange=yr,
@@ -300,31 +299,64 @@ class NetworkController(QObject):
         except ValueError as exc:
             self.report_error(str(exc))
             return False
-        self.report_error(f"opened {os.path.basename(path)}: {sl.describe()}")
+        self._window.statusBar().showMessage(
+            f"Opened {os.path.basename(path)}: {sl.describe()}", 8000)
         return True
 
-    def save_file(self) -> None:
-        """Save the network landscape shown (all four layers) as .npz."""
+    @staticmethod
+    def _read_landscape(path: str):
+        """(slice, surface) from a file: ours with its model rebuilt, or (a .h5 of
+        loss-landscape, or ours computed from a model file) the stored grid alone."""
+        from lossviewer.core.stored_landscape import stored_slice
+
+        if path.lower().endswith(".h5"):
+            from lossviewer.io.h5_landscape import load_h5_landscape
+
+            surf = load_h5_landscape(path).surface()
+            return stored_slice(surf, path), surf
+        from lossviewer.io.network_files import load_landscape_surface, load_network_landscape
+
+        try:
+            lf = load_network_landscape(path)
+        except ValueError as exc:
+            if "model file" not in str(exc):
+                raise
+            surf = load_landscape_surface(path)
+            return stored_slice(surf, path), surf
+        return lf.network_slice, lf.surface
+
+    def save_file(self, path: str | None = None) -> bool:
+        """Export the network landscape shown: .npz (ours), .h5 (loss-landscape), .vtp,
+        .ply, .obj (the shown loss layer as a mesh) or .csv, chosen by extension."""
         from lossviewer.compute.network_jobs import cached_network_surface
-        from lossviewer.io.network_files import save_network_landscape
+        from lossviewer.io.landscape_export import EXPORT_FORMATS, export_landscape
 
         s = self.scene.landscape_settings
         if not s.is_network or s.network is None:
             self.report_error("no network landscape to save: compute one first")
-            return
+            return False
         surface = cached_network_surface(s.network, s.xrange, s.yrange, s.resolution)
         if surface is None:
             self.report_error("the landscape is still being computed; save it when it is done")
-            return
-        path, _ = QFileDialog.getSaveFileName(self._window, "Save network landscape",
-                                              "landscape.npz", "LossViewer landscape (*.npz)")
-        if not path:
-            return
+            return False
+        if path is None:
+            filters = ";;".join(f"{title} (*{ext})" for ext, title in EXPORT_FORMATS.items())
+            path, chosen = QFileDialog.getSaveFileName(self._window, "Export network landscape",
+                                                       "landscape.npz", filters)
+            if not path:
+                return False
+            if not os.path.splitext(path)[1] and "(*" in chosen:
+                path += chosen.split("(*", 1)[1].rstrip(")")
+        layer = s.layer if s.layer.endswith("loss") else "train_loss"
         try:
-            save_network_landscape(path, surface, s.network)
-        except OSError as exc:
-            self.report_error(f"cannot write {path}: {exc.strerror or exc}")
-
+            export_landscape(path, surface, s.network, layer)
+        except (OSError, ValueError, ImportError) as exc:
+            msg = str(exc) if not isinstance(exc, OSError) else (
+                f"cannot write {path}: {exc.strerror or exc}")
+            self.report_error(msg)
+            return False
+        self._window.statusBar().showMessage(f"Saved {os.path.basename(path)}", 5000)
+        return True
 
 def _bilinear(xs: np.ndarray, ys: np.ndarray, Z: np.ndarray, x: float, y: float) -> float:
     """Z (len(ys), len(xs)) at (x, y), bilinear in the cell; NaN outside the grid."""

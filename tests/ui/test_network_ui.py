@@ -194,3 +194,78 @@ def test_gui_without_a_display_says_so_instead_of_aborting(monkeypatch, capsys):
     assert main(["--network", "moons"]) == 1
     err = capsys.readouterr().err
     assert "no display" in err and "xvfb-run" in err
+
+
+MOONS_MODEL = __import__("pathlib").Path(__file__).resolve().parents[2] / "resources" / \
+    "models" / "moons_mlp.py"
+
+
+def test_open_model_file_shows_its_landscape(window, qtbot):
+    pytest.importorskip("torch", reason="model files need the torch extra")
+    for rid in window.scene.runs:
+        window.scene.update_run(rid, steps=20)
+    window.scene.set_landscape(resolution=16)
+    assert window.network.open_model(str(MOONS_MODEL))
+    qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network, timeout=120_000)
+    _settle(window, qtbot, timeout=180_000)
+    sl = window.scene.landscape_settings.network
+    assert hasattr(sl.network, "plane_evaluator") and sl.network.n_params == 354
+    s = window.scene.landscape_settings
+    surf = cached_network_surface(sl, s.xrange, s.yrange, s.resolution)
+    j, i = 7, 9
+    want, _ = sl.evaluator("train", "float64").direct(surf.xs[i], surf.ys[j])
+    assert surf.layers["train_loss"][j, i] == pytest.approx(want, rel=1e-5)
+    assert window.scene.analysis.critical is None  # no Newton search on user models
+    window._on_hover(0.1, 0.1)
+    assert "interpolated from the grid" in window.contour_view._readout.textItem.toPlainText()
+
+
+def test_broken_model_file_is_explained_and_the_window_survives(window, qtbot, tmp_path):
+    pytest.importorskip("torch", reason="model files need the torch extra")
+    bad = tmp_path / "bad.py"
+    bad.write_text("def model():\n    raise RuntimeError('no weights')\n")
+    before = window.scene.landscape_settings
+    assert window.network.open_model(str(bad))
+    qtbot.waitUntil(lambda: not window.network.busy, timeout=60_000)
+    qtbot.wait(100)
+    assert "model() in bad.py raised RuntimeError: no weights" in window.status_label.text()
+    box = window.network._last_box
+    assert "Traceback" in box.detailedText()
+    assert window.scene.landscape_settings is before
+
+
+def test_export_formats_and_reopen_a_stored_h5(window, qtbot, tmp_path):
+    pytest.importorskip("h5py", reason=".h5 needs h5py")
+    sl = _computed(window, qtbot)
+    s = window.scene.landscape_settings
+    surf = cached_network_surface(sl, s.xrange, s.yrange, s.resolution)
+    for ext in ("h5", "vtp", "ply", "obj", "csv", "npz"):
+        assert window.network.save_file(str(tmp_path / f"l.{ext}")), ext
+        assert (tmp_path / f"l.{ext}").stat().st_size > 0
+    assert not window.network.save_file(str(tmp_path / "l.txt"))
+    assert "unknown extension .txt" in window.status_label.text()
+    window.scene.set_landscape(function="rosenbrock")
+    _settle(window, qtbot)
+    assert window.network.open_file(str(tmp_path / "l.h5"))
+    _settle(window, qtbot)
+    opened = window.scene.landscape_settings.network
+    assert opened.dataset.name == "stored-file"
+    np.testing.assert_allclose(window.scene.surface.surface.Z, surf.layers["train_loss"],
+                               rtol=1e-12)
+
+
+def test_dropping_files_opens_them_and_asks_before_running_code(window, qtbot, tmp_path,
+                                                                 monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
+    script = tmp_path / "model.py"
+    script.write_text("raise SystemExit('must not run')\n")
+    assert not window.open_path(str(script))
+    assert asked and not window.network.busy
+    bad = tmp_path / "x.npz"
+    bad.write_bytes(b"junk")
+    assert not window.open_path(str(bad))
+    assert "not a LossViewer network landscape file" in window.status_label.text()
