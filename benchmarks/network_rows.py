@@ -280,6 +280,7 @@ def bench_torch_cnn(quick: bool, Row: Any) -> Any | None:
                "ratio", 5.0, ratio >= 5.0, details={
                    "grid": n, "torch": torch.__version__, "threads": torch.get_num_threads(),
                    "device": "cpu", "vmap_error": ev.vmap_error,
+                   "per_point_chosen": ev.per_point_faster,
                    "max_relative_difference": dev, "parameters": net.n_params,
                    "alternative": f"one functional call per point, timed on {sub} points and "
                                   "extrapolated"})
