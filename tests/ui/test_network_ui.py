@@ -206,7 +206,9 @@ def test_open_model_file_shows_its_landscape(window, qtbot):
         window.scene.update_run(rid, steps=20)
     window.scene.set_landscape(resolution=16)
     assert window.network.open_model(str(MOONS_MODEL))
-    qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network, timeout=120_000)
+    qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network
+                    or not window.network.busy, timeout=120_000)
+    assert window.scene.landscape_settings.is_network, window.status_label.text()
     _settle(window, qtbot, timeout=180_000)
     sl = window.scene.landscape_settings.network
     assert hasattr(sl.network, "plane_evaluator") and sl.network.n_params == 354
