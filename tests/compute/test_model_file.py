@@ -266,3 +266,19 @@ def test_without_torch(tmp_path, monkeypatch) -> None:
     err = load_error(path)
     assert str(err) == TORCH_HINT
     assert "pip install" in str(err)
+
+
+def test_the_shipped_moons_example_loads_and_is_trained():
+    from pathlib import Path
+
+    from lossviewer.compute.torch_plane import TorchNetwork, TorchPlaneEvaluator
+    from lossviewer.core.plane_eval import Plane
+
+    path = Path(__file__).resolve().parents[2] / "resources" / "models" / "moons_mlp.py"
+    mf = load_model_file(str(path), timeout=120)
+    assert mf.val is not None and "354 parameters" in mf.describe()
+    net = TorchNetwork(mf)
+    theta = net.theta0()
+    ev = TorchPlaneEvaluator(net, mf.val, Plane(theta, 0 * theta, 0 * theta), "float64")
+    loss, acc = ev.direct(0.0, 0.0)
+    assert loss < 0.2 and acc > 0.9  # a trained model, not an initial one

@@ -196,16 +196,34 @@ def test_gui_without_a_display_says_so_instead_of_aborting(monkeypatch, capsys):
     assert "no display" in err and "xvfb-run" in err
 
 
-MOONS_MODEL = __import__("pathlib").Path(__file__).resolve().parents[2] / "resources" / \
-    "models" / "moons_mlp.py"
+TINY_MODEL = """\
+import torch
+from lossviewer.core.datasets import make_dataset
+
+_D = make_dataset("moons", n_samples=200, seed=0)
 
 
-def test_open_model_file_shows_its_landscape(window, qtbot):
+def data():
+    t = lambda X, y: (torch.tensor(X, dtype=torch.float32), torch.tensor(y))
+    return t(_D.X_train, _D.y_train), t(_D.X_val, _D.y_val)
+
+
+def model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(),
+                               torch.nn.Linear(16, 16), torch.nn.ReLU(),
+                               torch.nn.Linear(16, 2))
+"""
+
+
+def test_open_model_file_shows_its_landscape(window, qtbot, tmp_path):
     pytest.importorskip("torch", reason="model files need the torch extra")
     for rid in window.scene.runs:
         window.scene.update_run(rid, steps=20)
     window.scene.set_landscape(resolution=16)
-    assert window.network.open_model(str(MOONS_MODEL))
+    path = tmp_path / "tiny_model.py"
+    path.write_text(TINY_MODEL)
+    assert window.network.open_model(str(path))
     qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network
                     or not window.network.busy, timeout=120_000)
     assert window.scene.landscape_settings.is_network, window.status_label.text()
