@@ -254,12 +254,7 @@ def load_network_landscape(path: StrPath) -> LandscapeFile:
         if arrays["center"].size != network.n_params:
             raise ValueError(f"its plane has {arrays['center'].size} parameters, its model "
                              f"{network.n_params}")
-        xs, ys = arrays["xs"].astype(np.float64), arrays["ys"].astype(np.float64)
-        layers = {k: arrays[k].astype(np.float64) for k in LAYERS}
-        for k, v in layers.items():
-            if v.shape != (ys.size, xs.size):
-                raise ValueError(f"layer {k} has shape {v.shape}, the grid is "
-                                 f"{ys.size}×{xs.size}")
+        xs, ys, layers = _grid(arrays)
         smeta = dict(header.get("surface") or {})
         for key in ("xrange", "yrange", "resolution"):
             if isinstance(smeta.get(key), list):
@@ -272,6 +267,16 @@ def load_network_landscape(path: StrPath) -> LandscapeFile:
         return LandscapeFile(NetworkSurface(xs, ys, layers, smeta), nslice, header)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{name}: damaged network landscape file ({exc})") from None
+
+
+def _grid(arrays: dict[str, NDArray]) -> tuple[NDArray, NDArray, dict[str, NDArray]]:
+    """Coordinates and the four layers as float64, their shapes checked."""
+    xs, ys = arrays["xs"].astype(np.float64), arrays["ys"].astype(np.float64)
+    layers = {k: arrays[k].astype(np.float64) for k in LAYERS}
+    for k, v in layers.items():
+        if v.shape != (ys.size, xs.size):
+            raise ValueError(f"layer {k} has shape {v.shape}, the grid is {ys.size}×{xs.size}")
+    return xs, ys, layers
 
 
 def _run_from_checkpoints(training: dict[str, Any], arrays: dict[str, NDArray]) -> TrainingRun:
@@ -289,12 +294,10 @@ def load_landscape_surface(path: StrPath) -> NetworkSurface:
     model cannot be rebuilt here (computed from a user's model file)."""
     name = os.fspath(path)
     header, arrays = _read(path, LANDSCAPE_FORMAT, "network landscape", ("xs", "ys", *LAYERS))
-    xs, ys = arrays["xs"].astype(np.float64), arrays["ys"].astype(np.float64)
-    layers = {k: arrays[k].astype(np.float64) for k in LAYERS}
-    for k, v in layers.items():
-        if v.shape != (ys.size, xs.size):
-            raise ValueError(f"{name}: layer {k} has shape {v.shape}, the grid is "
-                             f"{ys.size}×{xs.size}")
+    try:
+        xs, ys, layers = _grid(arrays)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
     meta = dict(header.get("surface") or {})
     labels = (header.get("directions") or {}).get("labels")
     if labels:
