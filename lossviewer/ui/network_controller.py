@@ -246,9 +246,11 @@ class NetworkController(QObject):
             surf = cached_network_surface(sl, s.xrange, s.yrange, s.resolution)
             if surf is None:
                 return "\n".join([*out, "(computing the grid …)"])
+            from lossviewer.core.stored_landscape import GridEvaluator
+
             for split, name in (("train", "training"), ("val", "validation")):
-                loss = _bilinear(surf.xs, surf.ys, surf.layers[f"{split}_loss"], a, b)
-                acc = _bilinear(surf.xs, surf.ys, surf.layers[f"{split}_acc"], a, b)
+                loss, acc = GridEvaluator(surf.xs, surf.ys, surf.layers[f"{split}_loss"],
+                                          surf.layers[f"{split}_acc"]).direct(a, b)
                 if np.isfinite(loss):
                     text = f"{name}: loss ≈ {loss:.4g}"
                     if np.isfinite(acc):
@@ -357,14 +359,3 @@ class NetworkController(QObject):
             return False
         self._window.statusBar().showMessage(f"Saved {os.path.basename(path)}", 5000)
         return True
-
-def _bilinear(xs: np.ndarray, ys: np.ndarray, Z: np.ndarray, x: float, y: float) -> float:
-    """Z (len(ys), len(xs)) at (x, y), bilinear in the cell; NaN outside the grid."""
-    if not (xs[0] <= x <= xs[-1] and ys[0] <= y <= ys[-1]):
-        return float("nan")
-    fx = float(np.interp(x, xs, np.arange(len(xs))))
-    fy = float(np.interp(y, ys, np.arange(len(ys))))
-    i, j = min(int(fx), len(xs) - 2), min(int(fy), len(ys) - 2)
-    tx, ty = fx - i, fy - j
-    return float((1 - ty) * ((1 - tx) * Z[j, i] + tx * Z[j, i + 1])
-                 + ty * ((1 - tx) * Z[j + 1, i] + tx * Z[j + 1, i + 1]))
