@@ -487,8 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--size", dest="gui_size", metavar="WxH", help="window size in pixels, e.g. 1600x1000"
     )
     gui.add_argument(
-        "--open", dest="gui_open", metavar="FILE.npz",
-        help="open a network landscape file (from 'lossviewer landscape' or Export)",
+        "--open", dest="gui_open", metavar="FILE",
+        help="open a session (.lvs) or a network landscape (.npz from 'lossviewer "
+             "landscape' or Export, .h5 from loss-landscape)",
     )
     gui.add_argument(
         "--torch-script", dest="gui_torch", metavar="FILE.py",
@@ -1312,7 +1313,9 @@ def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_
     # headless renders neither read nor overwrite the user's window layout
     window = MainWindow(scene=scene, persist_layout=not (screenshot or smoke_test))
     window.resize(*(size or (1500, 900)))
-    if open_file is not None and not window.network.open_file(open_file):
+    opened = (window.session.open(open_file) if open_file.lower().endswith(".lvs")
+              else window.network.open_file(open_file)) if open_file is not None else True
+    if not opened:
         print(f"{PROG}: error: --open: {window.status_label.text().lstrip('⚠ ')}",
               file=sys.stderr)
         window.close()

@@ -227,6 +227,21 @@ def cached_network_surface(network_slice: NetworkSlice, xrange: tuple[float, flo
                                                          int(resolution), dt)
 
 
+def kept_network_surface(network_slice: NetworkSlice, xrange: tuple[float, float] | None = None,
+                         yrange: tuple[float, float] | None = None,
+                         resolution: int | None = None) -> NetworkSurface | None:
+    """The kept surface for these settings if there is one, else the largest complete
+    one kept with the slice (None while none is computed)."""
+    if xrange is not None and yrange is not None and resolution is not None:
+        found = cached_network_surface(network_slice, xrange, yrange, resolution)
+        if found is not None:
+            return found
+    with network_slice._lock:
+        surfaces = [v for k, v in network_slice._cache.items()
+                    if isinstance(k, tuple) and k[:1] == ("surface",)]
+    return max(surfaces, key=lambda v: v.xs.size * v.ys.size, default=None)
+
+
 def keep_network_surface(network_slice: NetworkSlice, surface: NetworkSurface) -> None:
     """Keep a computed (or loaded) surface with its slice so it is not computed again."""
     xs, ys = surface.xs, surface.ys

@@ -222,6 +222,15 @@ def read_progress(path: StrPath, run_key: str) -> tuple[bool, dict[str, NDArray]
     return False, {k: arrays[k].astype(np.float64) for k in LAYERS}, done.astype(bool)
 
 
+class NoModelError(ValueError):
+    """A landscape file whose model cannot be rebuilt from it (computed from a user's
+    model file, or a stored grid saved again): only its grid can be read."""
+
+    def __init__(self, message: str, source: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
 @dataclass(frozen=True, eq=False)
 class LandscapeFile:
     surface: NetworkSurface
@@ -237,10 +246,12 @@ def load_network_landscape(path: StrPath) -> LandscapeFile:
     if not header.get("complete", True):
         raise ValueError(f"{name}: an unfinished landscape (its run was interrupted); run the "
                          "same 'lossviewer landscape' command again to complete it")
-    if (header.get("dataset") or {}).get("name") == "model-file":
-        script = (header["dataset"].get("params") or {}).get("script", "a model file")
-        raise ValueError(f"{name}: computed from the model file {script}; opening such "
-                         "landscapes in the window is not supported yet")
+    ds_name = (header.get("dataset") or {}).get("name")
+    if ds_name in ("model-file", "stored-file"):
+        params = header["dataset"].get("params") or {}
+        source = str(params.get("script") or params.get("file") or "another file")
+        raise NoModelError(f"{name}: its values come from {source}; the model cannot be "
+                           "rebuilt from the file alone (its grid can be shown)", source)
     try:
         ds_meta, model = header["dataset"], header["model"]
         dataset = make_dataset(ds_meta["name"], **ds_meta["params"])

@@ -49,6 +49,7 @@ from lossviewer.ui.docks.optimizer_dock import OptimizerDock
 from lossviewer.ui.docks.playback_dock import PlaybackDock
 from lossviewer.ui.job_runner import JobRunner
 from lossviewer.ui.network_controller import NetworkController
+from lossviewer.ui.session_controller import SessionController
 from lossviewer.ui.views.contour_view import ContourView
 from lossviewer.ui.views.loss_plot import LossPlot
 from lossviewer.ui.views.network_panel import NetworkPanel
@@ -145,6 +146,8 @@ class MainWindow(QMainWindow):
         self.network = NetworkController(self.scene, self.network_dock, self.network_panel,
                                          self._attach_runner, self.report_error, self,
                                          self.contour_view)
+        self.session = SessionController(self, self.scene, interactive=persist_layout)
+        self.session.changed.append(self._update_title)
         self.landscape_dock.network_requested.connect(self._show_network_dock)
         self.analysis_dock.start_requested.connect(
             lambda x, y: self._on_start_requested(x, y, False))
@@ -202,7 +205,21 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         file = mb.addMenu("&File")
-        self._action(file, "&Open network landscape…", "Ctrl+O", lambda: self.network.open_file(),
+        ses = self.session
+        self._action(file, "&New session", "Ctrl+Shift+N", ses.new,
+                     "Start again from the default scene")
+        self._action(file, "&Open…", QKeySequence.StandardKey.Open, self.open_dialog,
+                     "Open a session (.lvs), a network landscape (.npz, .h5) or a model "
+                     "file (.py)")
+        recent = file.addMenu("Open &recent")
+        recent.aboutToShow.connect(lambda: ses.fill_recent_menu(recent))
+        self._action(file, "&Save session", QKeySequence.StandardKey.Save, ses.save,
+                     "Save the scene: landscape, runs, views, camera and any network "
+                     "landscape")
+        self._action(file, "Save session &as…", "Ctrl+Shift+S", lambda: ses.save_as(),
+                     "Save the scene under another name")
+        file.addSeparator()
+        self._action(file, "Open network &landscape…", None, lambda: self.network.open_file(),
                      "Open a landscape saved by 'lossviewer landscape' or Export")
         self._action(file, "Open &model…", "Ctrl+Shift+O", lambda: self.network.open_model(),
                      "Run a PyTorch model file (model(), data(), loss()) and show its landscape")
@@ -210,7 +227,7 @@ class MainWindow(QMainWindow):
                      self.network.save_file,
                      "Save the shown network landscape (training and validation layers)")
         file.addSeparator()
-        self._action(file, "Save &screenshot…", "Ctrl+Shift+S", self.save_screenshot,
+        self._action(file, "Save s&creenshot…", "Ctrl+Alt+S", self.save_screenshot,
                      "Save a PNG of the window")
         file.addSeparator()
         self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
@@ -222,10 +239,11 @@ class MainWindow(QMainWindow):
         self._action(view, "&Next function", "Ctrl+PgDown", lambda: self._cycle_function(1))
         self._action(view, "&Previous function", "Ctrl+PgUp", lambda: self._cycle_function(-1))
         equal = self._action(view, "&Equal x and y scales on the map", None,
-                             lambda: self.contour_view.setAspectLocked(equal.isChecked()),
+                             lambda: self.set_equal_aspect(equal.isChecked()),
                              "Gradients cross isolines at right angles only with equal scales")
         equal.setCheckable(True)
         equal.setChecked(True)
+        self._equal_action = equal
         functions = view.addMenu("&Function")
         colormaps = view.addMenu("&Colormap")
         self._choice_menu(functions, [*((n, c.title) for n, c in LANDSCAPES.items()),
@@ -347,6 +365,13 @@ class MainWindow(QMainWindow):
         self.status_label.setStyleSheet("color: #ffb020;")
         self._error_timer.start()  # restarts: an older message's timer cannot wipe this one
 
+    def show_status(self, message: str) -> None:
+        """A plain note (a file saved or opened) in the same place as errors, so the two
+        never overlap; it goes after a few seconds like an error does."""
+        self.status_label.setText(message)
+        self.status_label.setStyleSheet("")
+        self._error_timer.start()
+
     def _clear_error(self) -> None:
         self.status_label.setStyleSheet("")
         self.status_label.setText("")
@@ -403,8 +428,17 @@ class MainWindow(QMainWindow):
         self.analysis.recompute()
 
     # -- jobs ----------------------------------------------------------------------
+    def set_equal_aspect(self, equal: bool) -> None:
+        self._equal_action.setChecked(equal)
+        if equal != self.contour_view.aspect_locked:
+            self.contour_view.setAspectLocked(equal)
+            self.session._touched()
+
     def _update_title(self) -> None:
-        self.setWindowTitle(f"LossViewer — {self.scene.landscape_settings.title}")
+        session = getattr(self, "session", None)
+        name = session.name if session is not None else "Untitled"
+        self.setWindowTitle(f"{name}[*] — LossViewer — {self.scene.landscape_settings.title}")
+        self.setWindowModified(session is not None and session.dirty)
 
     def _on_landscape_changed(self, _settings) -> None:
         self._update_title()
@@ -646,7 +680,7 @@ class MainWindow(QMainWindow):
         self._apply_landscape(function=names[(i + delta) % len(names)])
 
     # -- drag and drop --------------------------------------------------------------------
-    DROP_SUFFIXES = (".npz", ".h5", ".py")
+    DROP_SUFFIXES = (".lvs", ".npz", ".h5", ".py")
 
     def _dropped_path(self, event) -> str | None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
@@ -669,8 +703,18 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         self.open_path(path)
 
+    def open_dialog(self) -> bool:
+        """File → Open…: any file the window opens, by extension."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open", "", "Everything LossViewer opens (*.lvs *.npz *.h5 *.py);;"
+            "Session (*.lvs);;Network landscape (*.npz *.h5);;PyTorch model file (*.py);;"
+            "All files (*)")
+        return bool(path) and self.open_path(path)
+
     def open_path(self, path: str) -> bool:
-        """Open a dropped file: a landscape, or (after asking: it is code) a model file."""
+        """Open a session, a landscape, or (after asking: it is code) a model file."""
+        if path.lower().endswith(".lvs"):
+            return self.session.open(path)
         if path.lower().endswith(".py"):
             answer = QMessageBox.question(
                 self, "Run model file?",
@@ -718,6 +762,9 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if not self.session.maybe_save():
+            event.ignore()
+            return
         for timer in (self._clock, self._surface_timer, self._paths_timer, self._paths_redraw,
                       self._frame_redraw, self._error_timer):
             timer.stop()

@@ -284,7 +284,7 @@ class NetworkController(QObject):
             if not path:
                 return False
         try:
-            sl, surf = self._read_landscape(path)
+            sl, surf = self.read_landscape(path)
         except (OSError, ValueError, ImportError) as exc:
             msg = (f"cannot read {path}: {exc.strerror or exc}" if isinstance(exc, OSError)
                    else str(exc))
@@ -301,12 +301,11 @@ class NetworkController(QObject):
         except ValueError as exc:
             self.report_error(str(exc))
             return False
-        self._window.statusBar().showMessage(
-            f"Opened {os.path.basename(path)}: {sl.describe()}", 8000)
+        self._window.show_status(f"Opened {os.path.basename(path)}: {sl.describe()}")
         return True
 
     @staticmethod
-    def _read_landscape(path: str):
+    def read_landscape(path: str, source: str | None = None):
         """(slice, surface) from a file: ours with its model rebuilt, or (a .h5 of
         loss-landscape, or ours computed from a model file) the stored grid alone."""
         from lossviewer.core.stored_landscape import stored_slice
@@ -316,15 +315,17 @@ class NetworkController(QObject):
 
             surf = load_h5_landscape(path).surface()
             return stored_slice(surf, path), surf
-        from lossviewer.io.network_files import load_landscape_surface, load_network_landscape
+        from lossviewer.io.network_files import (
+            NoModelError,
+            load_landscape_surface,
+            load_network_landscape,
+        )
 
         try:
             lf = load_network_landscape(path)
-        except ValueError as exc:
-            if "model file" not in str(exc):
-                raise
+        except NoModelError:
             surf = load_landscape_surface(path)
-            return stored_slice(surf, path), surf
+            return stored_slice(surf, source or path), surf
         return lf.network_slice, lf.surface
 
     def save_file(self, path: str | None = None) -> bool:
@@ -357,5 +358,5 @@ class NetworkController(QObject):
                 f"cannot write {path}: {exc.strerror or exc}")
             self.report_error(msg)
             return False
-        self._window.statusBar().showMessage(f"Saved {os.path.basename(path)}", 5000)
+        self._window.show_status(f"Saved {os.path.basename(path)}")
         return True

@@ -93,6 +93,7 @@ def test_closing_while_computing_exits_cleanly(tmp_path):
         from PySide6.QtCore import QTimer
         from lossviewer.ui.main_window import MainWindow
         w = MainWindow()
+        w.session.confirm_discard = lambda: "discard"  # the question on close: Discard
         w.show()
         w.scene.set_landscape(resolution=2048)
         def close():

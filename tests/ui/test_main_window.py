@@ -189,9 +189,12 @@ def test_too_large_resolution_is_refused_with_estimate(window):
 
 
 def test_window_title_names_the_function(window, qtbot):
-    assert window.windowTitle() == "LossViewer — Rosenbrock"
+    # "[*]" is where Qt shows the unsaved-changes mark
+    assert window.windowTitle() == "Untitled[*] — LossViewer — Rosenbrock"
+    assert not window.isWindowModified()
     window.scene.set_landscape(function="beale")
-    assert window.windowTitle() == "LossViewer — Beale"
+    assert window.windowTitle() == "Untitled[*] — LossViewer — Beale"
+    assert window.isWindowModified()
 
 
 def test_typed_nonsense_is_refused_with_a_message(window, qtbot):

@@ -138,6 +138,10 @@ class ContourView(pg.PlotWidget):
         if not getattr(self, "_user_moved", True):
             self.fit_domain()
 
+    @property
+    def aspect_locked(self) -> bool:
+        return bool(self.getPlotItem().getViewBox().state["aspectLocked"])
+
     def setAspectLocked(self, lock: bool = True, ratio: float = 1) -> None:  # noqa: N802
         super().setAspectLocked(lock, ratio)
         if not getattr(self, "_user_moved", True):

@@ -140,6 +140,33 @@ class SurfaceView(gl.GLViewWidget):
         self.setCameraPosition(pos=pg.Vector(0, 0, Z_HEIGHT * 0.35), distance=distance,
                                elevation=30, azimuth=-62)
 
+    def camera_state(self) -> dict:
+        """Where the camera is (a session stores it): JSON types only."""
+        o = self.opts
+        c = o["center"]
+        return {"center": [float(c.x()), float(c.y()), float(c.z())],
+                "distance": float(o["distance"]), "elevation": float(o["elevation"]),
+                "azimuth": float(o["azimuth"]), "fov": float(o["fov"])}
+
+    def set_camera_state(self, state: dict) -> None:
+        """Put the camera where ``camera_state`` said; ValueError on bad values (then the
+        camera does not move)."""
+        try:
+            cx, cy, cz = (float(v) for v in state["center"])
+            distance, elevation, azimuth = (float(state[k]) for k in
+                                            ("distance", "elevation", "azimuth"))
+            fov = float(state.get("fov", self.opts["fov"]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("the camera needs center [x, y, z], distance, elevation and "
+                             "azimuth as numbers") from None
+        values = (cx, cy, cz, distance, elevation, azimuth, fov)
+        if not all(np.isfinite(values)) or not 0 < distance < 1e6 or not 1 <= fov <= 170:
+            raise ValueError("the camera's distance or field of view is out of range")
+        self._camera_touched = True
+        self.opts["fov"] = fov
+        self.setCameraPosition(pos=pg.Vector(cx, cy, cz), distance=distance,
+                               elevation=float(np.clip(elevation, -90, 90)), azimuth=azimuth)
+
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         if not self._camera_touched:
