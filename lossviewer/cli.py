@@ -44,7 +44,7 @@ from lossviewer import __version__
 
 PROG = "lossviewer"
 COMMANDS = ("functions", "optimizers", "path", "surface", "critical", "basins", "train",
-            "landscape")
+            "landscape", "render")
 #: the commands that take --function / --formula
 _LANDSCAPE_COMMANDS = ("path", "surface", "critical", "basins")
 #: more steps than anyone can look at; also bounds the memory of one path
@@ -654,8 +654,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="print no summary")
     _add_optimizer_options(b)
     from lossviewer.network_cli import add_network_commands  # train, landscape
+    from lossviewer.render_cli import add_render_command
 
     add_network_commands(sub)
+    add_render_command(sub)
     return parser
 
 
@@ -1403,6 +1405,10 @@ def main(argv: list[str] | None = None) -> int:
             from lossviewer.network_cli import cmd_landscape
 
             return cmd_landscape(ns)
+        if ns.command == "render":
+            from lossviewer.render_cli import cmd_render
+
+            return cmd_render(ns)
         return _cmd_gui(ns)
     except CLIError as exc:
         line = " ".join(f"{PROG}: error: {exc} ({hint})".split())

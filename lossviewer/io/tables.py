@@ -98,10 +98,10 @@ def to_csv(traj: TrajectoryLike, index: int = 0) -> str:
     return buf.getvalue()
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
     """Plain JSON values: numpy → Python, tuples → lists, non-finite floats → None."""
     if isinstance(v, np.ndarray):
-        return [_jsonable(x) for x in v.tolist()]
+        return [jsonable(x) for x in v.tolist()]
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, bool) or v is None or isinstance(v, (int, str)):
@@ -109,9 +109,9 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, float):
         return v if math.isfinite(v) else None
     if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     return str(v)
 
 
@@ -142,7 +142,7 @@ def to_json_obj(
         "status": str(status),
         "steps": trajectory_rows(traj, b),
     }
-    return _jsonable(doc)
+    return jsonable(doc)
 
 
 def to_json(traj: TrajectoryLike, **kwargs: Any) -> str:

@@ -47,6 +47,7 @@ from lossviewer.ui.docks.landscape_dock import LandscapeDock
 from lossviewer.ui.docks.network_dock import NetworkDock
 from lossviewer.ui.docks.optimizer_dock import OptimizerDock
 from lossviewer.ui.docks.playback_dock import PlaybackDock
+from lossviewer.ui.export_controller import ExportController
 from lossviewer.ui.job_runner import JobRunner
 from lossviewer.ui.network_controller import NetworkController
 from lossviewer.ui.session_controller import SessionController
@@ -147,6 +148,7 @@ class MainWindow(QMainWindow):
                                          self._attach_runner, self.report_error, self,
                                          self.contour_view)
         self.session = SessionController(self, self.scene, interactive=persist_layout)
+        self.exports = ExportController(self)
         self.session.changed.append(self._update_title)
         self.landscape_dock.network_requested.connect(self._show_network_dock)
         self.analysis_dock.start_requested.connect(
@@ -223,14 +225,28 @@ class MainWindow(QMainWindow):
                      "Open a landscape saved by 'lossviewer landscape' or Export")
         self._action(file, "Open &model…", "Ctrl+Shift+O", lambda: self.network.open_model(),
                      "Run a PyTorch model file (model(), data(), loss()) and show its landscape")
-        self._action(file, "&Export network landscape…", "Ctrl+Shift+E",
-                     self.network.save_file,
-                     "Save the shown network landscape (training and validation layers)")
-        file.addSeparator()
-        self._action(file, "Save s&creenshot…", "Ctrl+Alt+S", self.save_screenshot,
-                     "Save a PNG of the window")
+        export = file.addMenu("&Export")
+        ex = self.exports
+        self._action(export, "&Image…", "Ctrl+E", ex.export_image_dialog,
+                     "PNG of a view at any size (the 3D view up to 3840 × 2160); SVG or PDF "
+                     "of the map and the loss plot")
+        self._action(export, "&Animation…", "Ctrl+Shift+A", ex.export_animation_dialog,
+                     "The race as an animated GIF or an MP4 video")
+        self._action(export, "&Paths…", None, ex.export_paths,
+                     "Every run's path as a CSV table or NPZ arrays")
+        self._action(export, "&Surface…", None, ex.export_surface,
+                     "The surface's grid as NPZ or CSV")
+        self._action(export, "&Network landscape…", "Ctrl+Shift+E", self.network.save_file,
+                     "Save the shown network landscape (training and validation layers): "
+                     ".npz, loss-landscape .h5, ParaView .vtp, .ply, .obj, .csv")
+        self._action(export, "Window s&creenshot…", "Ctrl+Alt+S", self.save_screenshot,
+                     "A PNG of the whole window as it is on screen")
         file.addSeparator()
         self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+
+        edit = mb.addMenu("&Edit")
+        self._action(edit, "&Copy image", "Ctrl+Shift+C", self.exports.copy_image,
+                     "Both views, side by side, to the clipboard")
 
         view = mb.addMenu("&View")
         self._action(view, "&Reset camera", "R", self.surface_view.reset_camera,
