@@ -492,6 +492,16 @@ def build_parser() -> argparse.ArgumentParser:
              "landscape' or Export, .h5 from loss-landscape)",
     )
     gui.add_argument(
+        "--tour", dest="gui_tour", nargs="?", const="", metavar="FILE",
+        help="play a tour in presentation mode: the built-in loss-surface story, or FILE "
+             "(.toml / .json); PageDown/N next scene, Esc leaves",
+    )
+    gui.add_argument(
+        "--software-gl", dest="gui_software_gl", action="store_true",
+        help="draw the 3D view with software OpenGL (slower; for laptops whose graphics "
+             "driver fails)",
+    )
+    gui.add_argument(
         "--torch-script", dest="gui_torch", metavar="FILE.py",
         help="run your PyTorch model file (model(), data(), loss()) and show its landscape",
     )
@@ -1211,12 +1221,36 @@ def _network_option(text: str) -> dict[str, Any]:
     return changes
 
 
+def use_software_gl() -> None:
+    """Software OpenGL for drivers that fail: Mesa's llvmpipe on Linux, the opengl32sw
+    that Qt ships on Windows. Must run before the QApplication exists."""
+    os.environ["LIBGL_ALWAYS_SOFTWARE"] = "1"
+    os.environ["GALLIUM_DRIVER"] = "llvmpipe"
+    os.environ["QT_OPENGL"] = "software"
+
+
 def _cmd_gui(ns: argparse.Namespace) -> int:
-    if ns.gui_open is not None or ns.gui_network is not None or ns.gui_torch is not None:
+    if ns.gui_software_gl:
+        use_software_gl()
+    tour = None
+    if ns.gui_tour is not None:
+        from lossviewer.scene.tour import builtin_tour, load_tour
+
+        if ns.gui_tour and not os.path.isfile(ns.gui_tour):
+            raise CLIError("--tour", f"no such file: {ns.gui_tour!r}")
+        try:
+            tour = load_tour(ns.gui_tour) if ns.gui_tour else builtin_tour()
+        except OSError as exc:
+            raise CLIError("--tour", f"cannot read {ns.gui_tour}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise CLIError("--tour", _one_line(exc)) from None
+    if (ns.gui_open is not None or ns.gui_network is not None or ns.gui_torch is not None
+            or tour is not None):
         given = [f for f, v in (("--open", ns.gui_open), ("--network", ns.gui_network),
-                                ("--torch-script", ns.gui_torch)) if v is not None]
+                                ("--torch-script", ns.gui_torch), ("--tour", tour))
+                 if v is not None]
         if len(given) > 1:
-            raise CLIError(given[1], f"give one of --open, --network, --torch-script, "
+            raise CLIError(given[1], f"give one of --open, --network, --torch-script, --tour, "
                                      f"not {given[0]} too")
         for flag, path in (("--open", ns.gui_open), ("--torch-script", ns.gui_torch)):
             if path is not None and not os.path.isfile(path):
@@ -1226,7 +1260,8 @@ def _cmd_gui(ns: argparse.Namespace) -> int:
         if ns.gui_screenshot is not None:
             _check_writable("--screenshot", ns.gui_screenshot)
         return _open_window_on({}, ns.gui_screenshot, ns.gui_smoke_test, size,
-                               open_file=ns.gui_open, network=network, model_file=ns.gui_torch)
+                               open_file=ns.gui_open, network=network, model_file=ns.gui_torch,
+                               tour=tour)
     plain = all(v is None for v in (ns.gui_formula, ns.gui_param, ns.gui_xrange, ns.gui_yrange))
     function = chosen = None
     if plain and ns.gui_function is not None:
@@ -1286,7 +1321,7 @@ def _no_display() -> int:
 def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_test: bool,
                     size: tuple[int, int] | None, open_file: str | None = None,
                     network: Mapping[str, Any] | None = None,
-                    model_file: str | None = None) -> int:
+                    model_file: str | None = None, tour: Any = None) -> int:
     """As lossviewer.app.run_gui, on the default scene switched to ``landscape``
     (Scene.set_landscape keywords): a formula, or a function with parameters/ranges;
     or with a network landscape file opened / a network landscape computed."""
@@ -1324,6 +1359,8 @@ def _open_window_on(landscape: Mapping[str, Any], screenshot: str | None, smoke_
         return EXIT_USAGE
     if network:
         window.network.compute()
+    if tour is not None:
+        window.presentation.play_tour(tour)
     if model_file is not None and not window.network.open_model(model_file):
         from lossviewer.compute.model_file import TORCH_HINT
 
@@ -1373,6 +1410,8 @@ def main(argv: list[str] | None = None) -> int:
                     ("--open", ns.gui_open),
                     ("--network", ns.gui_network),
                     ("--torch-script", ns.gui_torch),
+                    ("--tour", ns.gui_tour),
+                    ("--software-gl", ns.gui_software_gl or None),
                 )
                 if v is not None
             ]

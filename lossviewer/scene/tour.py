@@ -18,6 +18,8 @@ A tour file is TOML (or the same structure as JSON)::
     seconds = 15               # advance by itself after this long (omit: wait for a key)
     network = { dataset = "moons", hidden = [16, 16], directions = "filter" }
     layer = "val_loss"         # which layer of a network landscape to show
+    plots = true               # show the network's learning curves below the views
+    overlays = { show_critical = false }    # Analysis settings (critical points, ...)
 
 In a run, keys other than name, optimizer, start, steps, schedule,
 schedule_params, noise, seed and color are the optimizer's hyperparameters. A
@@ -35,14 +37,18 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from lossviewer.scene.analysis import AnalysisSettings
 from lossviewer.scene.scene import NETWORK_LAYERS, Scene
 
 RUN_KEYS = {"name", "optimizer", "start", "steps", "schedule", "schedule_params", "noise",
             "seed", "color"}
 STEP_KEYS = {"caption", "note", "landscape", "runs", "camera", "orbit", "play", "speed",
-             "seconds", "network", "layer"}
+             "seconds", "network", "layer", "overlays", "plots"}
 MAX_SCENES = 200
 BUILTIN_TOUR = "loss_surface_story.toml"
+_DEFAULT_OVERLAYS = {"show_critical": AnalysisSettings.show_critical,
+                     "arrows": AnalysisSettings.arrows, "heatmap": AnalysisSettings.heatmap,
+                     "basins": AnalysisSettings.basins}
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class TourStep:
     seconds: float | None = None
     network: dict[str, Any] | None = None
     layer: str | None = None
+    overlays: dict[str, Any] | None = None
+    plots: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,24 @@ def parse_tour_text(text: str, source: str = "tour") -> Tour:
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{source}: not a valid tour file ({_first_line(exc)})") from None
     return parse_tour(raw, source)
+
+
+MAX_TOUR_BYTES = 1_000_000
+
+
+def load_tour(path: str) -> Tour:
+    """A tour file (.toml or .json); OSError when unreadable, ValueError when wrong."""
+    import os
+
+    name = os.path.basename(path)
+    if os.path.getsize(path) > MAX_TOUR_BYTES:
+        raise ValueError(f"{name}: larger than a tour file can be (1 MB)")
+    with open(path, encoding="utf-8") as fh:
+        try:
+            text = fh.read()
+        except UnicodeDecodeError:
+            raise ValueError(f"{name}: not a text file (UTF-8)") from None
+    return parse_tour_text(text, name)
 
 
 def builtin_tour() -> Tour:
@@ -141,11 +167,17 @@ def _step(raw: Any, where: str) -> TourStep:
     layer = raw.get("layer")
     if layer is not None and layer not in NETWORK_LAYERS:
         raise ValueError(f"{where}: unknown layer {layer!r}; known: {', '.join(NETWORK_LAYERS)}")
+    overlays = raw.get("overlays")
+    if overlays is not None and not isinstance(overlays, dict):
+        raise ValueError(f"{where}: overlays must be a table of analysis settings")
+    if "plots" in raw and not isinstance(raw["plots"], bool):
+        raise ValueError(f"{where}: plots must be true or false")
     return TourStep(caption.strip(), note.strip(), dict(landscape), runs, camera,
                     bool(raw.get("orbit", False)), bool(raw.get("play", runs is not None)),
                     None if speed is None else float(speed),
                     None if seconds is None else float(seconds),
-                    None if network is None else dict(network), layer)
+                    None if network is None else dict(network), layer,
+                    None if overlays is None else dict(overlays), bool(raw.get("plots", False)))
 
 
 def _finite(v: Any) -> bool:
@@ -203,6 +235,8 @@ def apply_step(scene: Scene, step: TourStep) -> None:
             if "start" in settings:
                 settings["start"] = tuple(settings["start"])
             scene.add_run(run["optimizer"], hyper=hyper, **settings)
+    # every scene states its overlays: defaults unless it says otherwise
+    scene.analysis.set(**{**_DEFAULT_OVERLAYS, **(step.overlays or {})})
     playback: dict[str, Any] = {}
     if step.speed is not None:
         playback["speed"] = step.speed

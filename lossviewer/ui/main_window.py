@@ -50,6 +50,7 @@ from lossviewer.ui.docks.playback_dock import PlaybackDock
 from lossviewer.ui.export_controller import ExportController
 from lossviewer.ui.job_runner import JobRunner
 from lossviewer.ui.network_controller import NetworkController
+from lossviewer.ui.presentation import PresentationMode
 from lossviewer.ui.session_controller import SessionController
 from lossviewer.ui.views.contour_view import ContourView
 from lossviewer.ui.views.loss_plot import LossPlot
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
                                          self.contour_view)
         self.session = SessionController(self, self.scene, interactive=persist_layout)
         self.exports = ExportController(self)
+        self.presentation = PresentationMode(self)
         self.session.changed.append(self._update_title)
         self.landscape_dock.network_requested.connect(self._show_network_dock)
         self.analysis_dock.start_requested.connect(
@@ -249,6 +251,19 @@ class MainWindow(QMainWindow):
                      "Both views, side by side, to the clipboard")
 
         view = mb.addMenu("&View")
+        pres = self.presentation
+        self._action(view, "&Presentation mode", "F11", pres.toggle,
+                     "Fullscreen, docks hidden, large type; Esc leaves")
+        self._action(view, "&Orbit the camera", "O", pres.toggle_orbit,
+                     "Turn the 3D view slowly (again to stop)")
+        bookmarks = view.addMenu("Camera &bookmarks")
+        for n in range(1, 10):
+            self._action(bookmarks, f"Go to bookmark {n}", str(n),
+                         lambda n=n: pres.recall_bookmark(n))
+        bookmarks.addSeparator()
+        for n in range(1, 10):
+            self._action(bookmarks, f"Store bookmark {n}", f"Ctrl+{n}",
+                         lambda n=n: pres.store_bookmark(n))
         self._action(view, "&Reset camera", "R", self.surface_view.reset_camera,
                      "Back to the default 3D viewpoint")
         self._action(view, "Toggle &log z-scale", "L", self._toggle_zscale)
@@ -310,10 +325,21 @@ class MainWindow(QMainWindow):
                      "Train the network, choose the directions and evaluate the grid")
         self._action(run, "Re&compute", "F5", self.recompute,
                      "Compute what is out of date (after a cancel or a failure)")
-        self._action(run, "&Cancel computation", "Esc", self.cancel_jobs)
+        self._action(run, "&Cancel computation", "Esc", self._escape,
+                     "Stop the running computation; in presentation mode: leave it")
+        run.addSeparator()
+        self._action(run, "Next tour scene", ("PgDown", "N"), pres.next,
+                     "Presenter remotes send Page Down")
+        self._action(run, "Previous tour scene", ("PgUp", "P"), pres.previous)
 
         help_ = mb.addMenu("&Help")
+        self._action(help_, "Play the loss-surface &tour", None, self.play_builtin_tour,
+                     "Ten scenes, from valleys and hills to overfitting, in presentation mode")
+        self._action(help_, "Play a tour &file…", None, self.open_tour,
+                     "A tour you wrote (TOML or JSON: captions, landscapes, runs, camera)")
         self._action(help_, "&Keyboard shortcuts", "F1", self._show_shortcuts)
+        self._action(help_, "3D view &blank or crashing?", None, self._show_gl_help,
+                     "How to start with software OpenGL")
         self._action(help_, "&About LossViewer", None, self._show_about)
 
     def _choice_menu(self, menu: QMenu, choices: list[tuple[str, str]], current, choose) -> None:
@@ -357,11 +383,14 @@ class MainWindow(QMainWindow):
         act = QAction(text, self)
         owners: tuple[QWidget, ...] = (self,)
         if shortcut is not None:
-            seq = QKeySequence(shortcut)
-            act.setShortcut(seq)
+            seqs = [QKeySequence(k) for k in (shortcut if isinstance(shortcut, tuple)
+                                              else (shortcut,))]
+            act.setShortcuts(seqs)
+            seq = seqs[0]
             bare = seq.count() == 1 and not (seq[0].keyboardModifiers()
                                              & ~Qt.KeyboardModifier.KeypadModifier)
-            if bare and seq[0].key() not in (Qt.Key.Key_Escape, Qt.Key.Key_F1, Qt.Key.Key_F5):
+            if bare and seq[0].key() not in (Qt.Key.Key_Escape, Qt.Key.Key_F1, Qt.Key.Key_F5,
+                                             Qt.Key.Key_F11):
                 act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
                 owners = (self.centralWidget(), self.playback_dock, *also_in)
             else:
@@ -444,6 +473,48 @@ class MainWindow(QMainWindow):
         self.analysis.recompute()
 
     # -- jobs ----------------------------------------------------------------------
+    def _escape(self) -> None:
+        if self.presentation.active:
+            self.presentation.leave()
+        else:
+            self.cancel_jobs()
+
+    def play_builtin_tour(self) -> None:
+        from lossviewer.scene.tour import builtin_tour
+
+        self.presentation.play_tour(builtin_tour())
+
+    def open_tour(self, path: str | None = None) -> bool:
+        from lossviewer.scene.tour import load_tour
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Play a tour", "",
+                                                  "Tour (*.toml *.json);;All files (*)")
+            if not path:
+                return False
+        try:
+            tour = load_tour(path)
+        except (OSError, ValueError) as exc:
+            msg = (f"cannot read {path}: {exc.strerror or exc}" if isinstance(exc, OSError)
+                   else str(exc))
+            self.report_error(msg)
+            if self.session.interactive and self.isVisible():
+                QMessageBox.warning(self, "Cannot play the tour", msg)
+            return False
+        self.presentation.play_tour(tour)
+        return True
+
+    def _show_gl_help(self) -> None:
+        from lossviewer.app import gl_renderer_name
+
+        QMessageBox.information(
+            self, "3D view blank or crashing?",
+            f"<p>OpenGL renderer: <b>{gl_renderer_name() or 'none found'}</b></p>"
+            "<p>If the 3D view stays black, flickers or the app crashes when it opens, the "
+            "graphics driver's OpenGL is at fault. Start LossViewer with software OpenGL:</p>"
+            "<pre>lossviewer --software-gl</pre>"
+            "<p>It is slower (the CPU draws every frame) but works everywhere.</p>")
+
     def set_equal_aspect(self, equal: bool) -> None:
         self._equal_action.setChecked(equal)
         if equal != self.contour_view.aspect_locked:
@@ -750,7 +821,7 @@ class MainWindow(QMainWindow):
 
     def _show_shortcuts(self) -> None:
         rows = "".join(
-            f"<tr><td><b>{a.shortcut().toString()}</b></td>"
+            f"<tr><td><b>{', '.join(k.toString() for k in a.shortcuts())}</b></td>"
             f"<td>{a.text().replace('&', '')}</td></tr>"
             for menu in self.menuBar().findChildren(QMenu) for a in menu.actions()
             if not a.shortcut().isEmpty())
@@ -760,10 +831,22 @@ class MainWindow(QMainWindow):
                                 "Shift-click moves every run's start.</p>")
 
     def _show_about(self) -> None:
+        import numpy
+        import pyqtgraph
+        import PySide6
+        from PySide6.QtCore import qVersion
+
+        from lossviewer.app import gl_renderer_name
+
+        rows = [("LossViewer", __version__), ("Qt", qVersion()),
+                ("PySide6", PySide6.__version__), ("pyqtgraph", pyqtgraph.__version__),
+                ("NumPy", numpy.__version__),
+                ("OpenGL renderer", gl_renderer_name() or "none found")]
+        table = "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in rows)
         QMessageBox.about(self, "About LossViewer",
                           f"<h3>LossViewer {__version__}</h3>"
                           "<p>A bird's-eye view of loss surfaces and the optimizers "
-                          "that walk on them.</p>")
+                          f"that walk on them.</p><table cellspacing=4>{table}</table>")
 
     # -- persistence and shutdown ----------------------------------------------------
     def _restore_layout(self) -> None:

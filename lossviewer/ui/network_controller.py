@@ -186,8 +186,9 @@ class NetworkController(QObject):
         dock = self.panel.parentWidget()
         while dock is not None and not hasattr(dock, "toggleViewAction"):
             dock = dock.parentWidget()
-        if dock is None or dock.isVisible():
-            return
+        presenting = getattr(self._window, "presentation", None)
+        if dock is None or dock.isVisible() or (presenting is not None and presenting.active):
+            return  # a presentation shows the plots only where its tour asks for them
         dock.show()
         window = self._window
         window.resizeDocks([dock], [max(200, window.height() // 4)],

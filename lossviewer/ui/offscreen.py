@@ -57,6 +57,10 @@ def grab_window(window: MainWindow):
     frame.setDevicePixelRatio(view.devicePixelRatioF())
     painter = QPainter(pixmap)
     painter.drawImage(view.mapTo(window, QPoint(0, 0)), frame)
+    # widgets floating over the 3D view (the presentation caption) go back on top
+    caption = getattr(getattr(window, "presentation", None), "caption", None)
+    if caption is not None and caption.isVisible():
+        painter.drawPixmap(caption.mapTo(window, QPoint(0, 0)), caption.grab())
     painter.end()
     return pixmap
 

@@ -65,3 +65,14 @@ def rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
 def configure_pyqtgraph() -> None:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True,
                         background=BACKGROUND, foreground=TEXT)
+
+
+def scale_plot_fonts(plot: pg.PlotItem, scale: float, axes: tuple[str, ...] = ("left", "bottom"),
+                     extra_axes: tuple = ()) -> None:
+    """Tick and label fonts of a plot's axes at ``scale`` × the normal size."""
+    from PySide6.QtGui import QFont
+
+    tick = QFont(FONT_FAMILY, round(9 * scale))
+    for axis in [*(plot.getAxis(a) for a in axes), *extra_axes]:
+        axis.setStyle(tickFont=tick)
+        axis.label.setFont(QFont(FONT_FAMILY, round(10 * scale)))

@@ -138,6 +138,11 @@ class ContourView(pg.PlotWidget):
         if not getattr(self, "_user_moved", True):
             self.fit_domain()
 
+    def set_scale(self, scale: float) -> None:
+        """Larger fonts and thicker paths (presentation mode: 1.0 is the normal look)."""
+        self._scale = float(scale)
+        theme.scale_plot_fonts(self.getPlotItem(), scale, extra_axes=(self._colorbar.axis,))
+
     @property
     def aspect_locked(self) -> bool:
         return bool(self.getPlotItem().getViewBox().state["aspectLocked"])
@@ -279,7 +284,7 @@ class ContourView(pg.PlotWidget):
                 self.addItem(head)
                 self._paths[rid] = (curve, head)
             curve, head = self._paths[rid]
-            width = 3.5 if p.get("selected") else 2.5
+            width = (3.5 if p.get("selected") else 2.5) * getattr(self, "_scale", 1.0)
             style = Qt.PenStyle.DashLine if p.get("dash") else Qt.PenStyle.SolidLine
             curve.setPen(pg.mkPen(p["color"], width=width, style=style))
             # a run that leaves the domain is drawn to the edge, where it gets its marker

@@ -31,6 +31,12 @@ class GLLabelsItem(GLGraphicsItem.GLGraphicsItem):
         self._font, self._bold, self._color = font, bold_font, color
         self._metrics = {False: QFontMetricsF(font), True: QFontMetricsF(bold_font)}
 
+    def set_fonts(self, font: QFont, bold_font: QFont) -> None:
+        """Other fonts (presentation mode makes them larger)."""
+        self._font, self._bold = font, bold_font
+        self._metrics = {False: QFontMetricsF(font), True: QFontMetricsF(bold_font)}
+        self.update()
+
     def set_labels(self, labels: list[Label]) -> None:
         self._labels = list(labels)
         self.update()

@@ -62,7 +62,7 @@ class LossPlot(pg.PlotWidget):
                 y = np.clip(y, *clip)
             curve = self._curves[rid]
             if curve.opts["pen"] is None or curve.property("lv_color") != c["color"]:
-                curve.setPen(pg.mkPen(c["color"], width=2))
+                curve.setPen(pg.mkPen(c["color"], width=2 * getattr(self, "_scale", 1.0)))
                 curve.setProperty("lv_color", c["color"])
             curve.setData(np.arange(len(y)), y)
         key = tuple((c["run_id"], c["name"], c["color"]) for c in curves)
@@ -71,6 +71,13 @@ class LossPlot(pg.PlotWidget):
             self._legend.clear()
             for c in curves:
                 self._legend.addItem(self._curves[c["run_id"]], c["name"])
+
+    def set_scale(self, scale: float) -> None:
+        """Larger fonts and thicker curves (presentation mode: 1.0 is the normal look)."""
+        self._scale = float(scale)
+        theme.scale_plot_fonts(self.getPlotItem(), scale)
+        for curve in self._curves.values():
+            curve.setPen(pg.mkPen(curve.property("lv_color"), width=2 * scale))
 
     def set_frame(self, frame: int) -> None:
         self._frame.setValue(frame)

@@ -127,8 +127,19 @@ class SurfaceView(gl.GLViewWidget):
                                     QFont(theme.FONT_FAMILY, 12, QFont.Weight.Bold),
                                     QColor(theme.TEXT))
         self._labels.setDepthValue(20)
+        self._scale = 1.0
         self.addItem(self._labels)
         self.reset_camera()
+
+    def set_scale(self, scale: float) -> None:
+        """Larger labels and thicker paths (presentation mode: 1.0 is the normal look)."""
+        self._scale = float(scale)
+        self._labels.set_fonts(QFont(theme.FONT_FAMILY, round(10 * scale)),
+                               QFont(theme.FONT_FAMILY, round(12 * scale), QFont.Weight.Bold))
+        for hidden, visible in self._paths.values():
+            hidden.setData(width=(PATH_WIDTH - 1) * scale)
+            visible.setData(width=PATH_WIDTH * scale)
+        self.update()
 
     # -- camera ----------------------------------------------------------------
     def reset_camera(self) -> None:
@@ -288,10 +299,13 @@ class SurfaceView(gl.GLViewWidget):
         for p in paths:
             rid = p["run_id"]
             if rid not in self._paths:
-                hidden = gl.GLLinePlotItem(mode="line_strip", width=PATH_WIDTH - 1, antialias=True)
+                scale = getattr(self, "_scale", 1.0)
+                hidden = gl.GLLinePlotItem(mode="line_strip", width=(PATH_WIDTH - 1) * scale,
+                                           antialias=True)
                 hidden.setGLOptions(_NO_DEPTH_BLEND)
                 hidden.setDepthValue(5)
-                visible = gl.GLLinePlotItem(mode="line_strip", width=PATH_WIDTH, antialias=True)
+                visible = gl.GLLinePlotItem(mode="line_strip", width=PATH_WIDTH * scale,
+                                            antialias=True)
                 visible.setGLOptions(_DEPTH_BLEND)
                 visible.setDepthValue(6)
                 self.addItem(hidden)
