@@ -534,7 +534,7 @@ def bench_stall(app, resolution: int) -> Row:
     from lossviewer.ui.main_window import MainWindow
     from lossviewer.ui.offscreen import wait_until_ready
 
-    window = MainWindow()
+    window = MainWindow(persist_layout=False)  # no settings, no "save changes?" on close
     window.scene.add_run("adagrad", name="Adagrad", hyper={"lr": 0.5}, steps=PATH_STEPS)
     window.scene.add_run("nadam", name="NAdam", hyper={"lr": 5e-2}, steps=PATH_STEPS)
     window.resize(*WINDOW_SIZE)
@@ -658,7 +658,7 @@ def paintGL(self):
     if not painted and w.scene_ready:
         painted.append(time.time())
 SurfaceView.paintGL = paintGL
-w = MainWindow()
+w = MainWindow(persist_layout=False)
 w.resize(@SIZE@)
 w.show()
 t_shown = time.time()
