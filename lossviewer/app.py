@@ -20,24 +20,12 @@ def _choose_pyopengl_platform(qt_platform: str) -> None:
 
 
 def _apply_dark_theme(app) -> None:
-    """Fusion with a dark palette: the docks match the dark views (and projectors)."""
-    from PySide6.QtGui import QColor, QPalette
+    """Fusion with the dark palette until the window applies the chosen theme (dark is
+    what the views are drawn in first, and what projectors like)."""
+    from lossviewer.ui.theme import DARK, qt_palette
 
     app.setStyle("Fusion")
-    p = QPalette()
-    roles = QPalette.ColorRole
-    for role, color in (
-        (roles.Window, "#1c1f26"), (roles.WindowText, "#d8dce4"), (roles.Base, "#14161b"),
-        (roles.AlternateBase, "#23272f"), (roles.ToolTipBase, "#23272f"),
-        (roles.ToolTipText, "#d8dce4"), (roles.Text, "#d8dce4"), (roles.Button, "#2a2e37"),
-        (roles.ButtonText, "#d8dce4"), (roles.BrightText, "#ffffff"),
-        (roles.Highlight, "#3d7eff"), (roles.HighlightedText, "#ffffff"),
-        (roles.Link, "#6ea8ff"), (roles.PlaceholderText, "#8a93a3"),
-    ):
-        p.setColor(role, QColor(color))
-    for role in (roles.WindowText, roles.Text, roles.ButtonText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b7280"))
-    app.setPalette(p)
+    app.setPalette(qt_palette(DARK))
 
 
 def create_application(argv: list[str] | None = None):  # -> QApplication
@@ -77,27 +65,6 @@ MSAA_ENV = "LOSSVIEWER_MSAA"
 _SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer")
 
 
-def gl_renderer_name() -> str:
-    """GL_RENDERER of a throw-away context (empty when GL is unavailable)."""
-    from PySide6.QtGui import QOffscreenSurface, QOpenGLContext
-
-    ctx = QOpenGLContext()
-    if not ctx.create():
-        return ""
-    surface = QOffscreenSurface()
-    surface.setFormat(ctx.format())
-    surface.create()
-    try:
-        if not ctx.makeCurrent(surface):
-            return ""
-        gl_renderer = 0x1F01
-        name = ctx.functions().glGetString(gl_renderer)
-        ctx.doneCurrent()
-        return name.decode() if isinstance(name, bytes) else str(name or "")
-    finally:
-        surface.destroy()
-
-
 def _adapt_to_renderer(fmt) -> None:
     """4× MSAA costs 2.5× per frame on a software renderer (Mesa llvmpipe, measured:
     73 ms vs 185 ms for the default scene), so it is only used on a real GPU."""
@@ -105,6 +72,8 @@ def _adapt_to_renderer(fmt) -> None:
 
     samples = os.environ.get(MSAA_ENV)
     if samples is None:
+        from lossviewer.ui.gl_info import gl_renderer_name
+
         renderer = gl_renderer_name().lower()
         samples = "0" if any(s in renderer for s in _SOFTWARE_RENDERERS) else "4"
     try:

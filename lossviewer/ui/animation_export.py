@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QPoint, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from lossviewer.ui import theme
+from lossviewer.ui.file_errors import describe_file_error
 
 VIEWS = {"3d": "3D view", "contour": "Contour map", "both": "Both, side by side"}
 #: frames waiting for the encoder at most (each a few MB at 1080p)
@@ -44,7 +45,7 @@ def render_view(window, view: str, width: int, height: int) -> QImage:
         raise ValueError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
     left = width // 2
     image = QImage(width, height, QImage.Format.Format_RGB888)
-    image.fill(QColor(theme.BACKGROUND))
+    image.fill(QColor(theme.active.background))
     painter = QPainter(image)
     painter.drawImage(QPoint(0, 0), render_3d(window.surface_view, left, height))
     painter.drawImage(QPoint(left, 0), render_2d(window.contour_view, width - left, height))
@@ -170,7 +171,6 @@ class AnimationExport(QObject):
 
 
 def _message(exc: BaseException, path: str) -> str:
-    if isinstance(exc, OSError):
-        return f"cannot write {path}: {exc.strerror or exc}"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = describe_file_error(exc, path, "write")
+    return text.splitlines()[0] if text else type(exc).__name__
 

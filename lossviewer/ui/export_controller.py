@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from lossviewer.ui.animation_export import VIEWS, AnimationExport, AnimationOptions, render_view
+from lossviewer.ui.file_errors import describe_file_error
 
 IMAGE_VIEWS = {**VIEWS, "loss": "Loss plot"}
 
@@ -271,8 +272,7 @@ class ExportController(QObject):
         return path
 
     def _failed(self, title: str, path: str, exc: BaseException) -> bool:
-        msg = (f"cannot write {path}: {exc.strerror or exc}"
-               if isinstance(exc, OSError) and exc.strerror else str(exc))
+        msg = describe_file_error(exc, path, "write")
         self.window.report_error(msg)
         if self.window.session.interactive and self.window.isVisible():
             QMessageBox.warning(self.window, title, msg)

@@ -48,6 +48,7 @@ from lossviewer.ui.docks.network_dock import NetworkDock
 from lossviewer.ui.docks.optimizer_dock import OptimizerDock
 from lossviewer.ui.docks.playback_dock import PlaybackDock
 from lossviewer.ui.export_controller import ExportController
+from lossviewer.ui.file_errors import describe_file_error
 from lossviewer.ui.job_runner import JobRunner
 from lossviewer.ui.network_controller import NetworkController
 from lossviewer.ui.presentation import PresentationMode
@@ -192,9 +193,19 @@ class MainWindow(QMainWindow):
         self.contour_view.start_requested.connect(self._on_start_requested)
         self.contour_view.hovered.connect(self._on_hover)
 
+        # the theme: the user's choice (remembered), by default the system's colour scheme
+        self.theme_choice = "system"
+        if persist_layout:
+            saved = QSettings().value("view/theme", "system", type=str)
+            self.theme_choice = saved if saved in theme.THEME_CHOICES else "system"
+        hints = QApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):
+            hints.colorSchemeChanged.connect(
+                lambda _scheme: self._apply_theme() if self.theme_choice == "system" else None)
         self._build_menus()
         self.setAcceptDrops(True)  # drop a landscape (.npz) or a model file (.py)
         self._restore_layout()
+        self._apply_theme()
         self._update_title()
         self._request_surface()
         self._request_paths()
@@ -264,6 +275,9 @@ class MainWindow(QMainWindow):
         for n in range(1, 10):
             self._action(bookmarks, f"Store bookmark {n}", f"Ctrl+{n}",
                          lambda n=n: pres.store_bookmark(n))
+        themes = view.addMenu("&Theme")
+        self._choice_menu(themes, list(theme.THEME_CHOICES.items()),
+                          lambda: self.theme_choice, self.set_theme)
         self._action(view, "&Reset camera", "R", self.surface_view.reset_camera,
                      "Back to the default 3D viewpoint")
         self._action(view, "Toggle &log z-scale", "L", self._toggle_zscale)
@@ -473,6 +487,33 @@ class MainWindow(QMainWindow):
         self.analysis.recompute()
 
     # -- jobs ----------------------------------------------------------------------
+    # -- theme ---------------------------------------------------------------------------
+    def set_theme(self, choice: str) -> None:
+        """View → Theme: "system" (follow the desktop), "dark" or "light"; remembered."""
+        if choice not in theme.THEME_CHOICES:
+            raise ValueError(f"unknown theme {choice!r}; known: {', '.join(theme.THEME_CHOICES)}")
+        self.theme_choice = choice
+        if self._persist_layout:
+            QSettings().setValue("view/theme", choice)
+        self._apply_theme()
+
+    def _apply_theme(self) -> None:
+        choice = self.theme_choice
+        if choice == "system":
+            hints = QApplication.styleHints()
+            light = (hasattr(hints, "colorScheme")
+                     and hints.colorScheme() == Qt.ColorScheme.Light)
+            colors = theme.LIGHT if light else theme.DARK
+        else:
+            colors = theme.THEMES[choice]
+        theme.active = colors
+        app = QApplication.instance()
+        if app is not None:
+            app.setPalette(theme.qt_palette(colors))
+        for view in (self.surface_view, self.contour_view, self.loss_plot, self.network_panel):
+            view.apply_theme(colors)
+        self._paths_redraw.start()
+
     def _escape(self) -> None:
         if self.presentation.active:
             self.presentation.leave()
@@ -495,8 +536,7 @@ class MainWindow(QMainWindow):
         try:
             tour = load_tour(path)
         except (OSError, ValueError) as exc:
-            msg = (f"cannot read {path}: {exc.strerror or exc}" if isinstance(exc, OSError)
-                   else str(exc))
+            msg = describe_file_error(exc, path, "read")
             self.report_error(msg)
             if self.session.interactive and self.isVisible():
                 QMessageBox.warning(self, "Cannot play the tour", msg)
@@ -505,7 +545,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _show_gl_help(self) -> None:
-        from lossviewer.app import gl_renderer_name
+        from lossviewer.ui.gl_info import gl_renderer_name
 
         QMessageBox.information(
             self, "3D view blank or crashing?",
@@ -836,7 +876,7 @@ class MainWindow(QMainWindow):
         import PySide6
         from PySide6.QtCore import qVersion
 
-        from lossviewer.app import gl_renderer_name
+        from lossviewer.ui.gl_info import gl_renderer_name
 
         rows = [("LossViewer", __version__), ("Qt", qVersion()),
                 ("PySide6", PySide6.__version__), ("pyqtgraph", pyqtgraph.__version__),

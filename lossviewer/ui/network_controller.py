@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from lossviewer.scene.scene import Scene
 from lossviewer.ui.docks.network_dock import NetworkDock
+from lossviewer.ui.file_errors import describe_file_error
 from lossviewer.ui.job_runner import JobRunner
 from lossviewer.ui.views.network_panel import NetworkPanel
 
@@ -287,8 +288,7 @@ class NetworkController(QObject):
         try:
             sl, surf = self.read_landscape(path)
         except (OSError, ValueError, ImportError) as exc:
-            msg = (f"cannot read {path}: {exc.strerror or exc}" if isinstance(exc, OSError)
-                   else str(exc))
+            msg = describe_file_error(exc, path, "read")
             self.report_error(msg)
             self._message("Cannot open landscape", msg, QMessageBox.Icon.Warning)
             return False
@@ -355,8 +355,7 @@ class NetworkController(QObject):
         try:
             export_landscape(path, surface, s.network, layer)
         except (OSError, ValueError, ImportError) as exc:
-            msg = str(exc) if not isinstance(exc, OSError) else (
-                f"cannot write {path}: {exc.strerror or exc}")
+            msg = describe_file_error(exc, path, "write")
             self.report_error(msg)
             return False
         self._window.show_status(f"Saved {os.path.basename(path)}")

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from lossviewer.scene.scene import Scene
+from lossviewer.ui.file_errors import describe_file_error
 
 MAX_RECENT = 10
 RECENT_KEY = "session/recent"
@@ -89,8 +90,7 @@ class SessionController(QObject):
         try:
             self.write(path)
         except (OSError, ValueError) as exc:
-            msg = (f"cannot write {path}: {exc.strerror or exc}" if isinstance(exc, OSError)
-                   else str(exc))
+            msg = describe_file_error(exc, path, "write")
             self.window.report_error(msg)
             self._warn("Cannot save the session", msg)
             return False
@@ -106,7 +106,9 @@ class SessionController(QObject):
 
         network, source = self._network_bytes()
         view = {"camera": self.window.surface_view.camera_state(),
-                "equal_aspect": bool(self.window.contour_view.aspect_locked)}
+                "equal_aspect": bool(self.window.contour_view.aspect_locked),
+                "bookmarks": {str(n): cam for n, cam in
+                              sorted(self.window.presentation.bookmarks.items())}}
         save_session(path, scene_state(self.scene, view, source), network)
 
     def _network_bytes(self) -> tuple[bytes | None, dict | None]:
@@ -149,8 +151,7 @@ class SessionController(QObject):
             state, network_slice = self._read(path)
             self._apply(state, network_slice)
         except (OSError, ValueError, ImportError) as exc:
-            msg = (f"cannot read {path}: {exc.strerror or exc}" if isinstance(exc, OSError)
-                   else str(exc))
+            msg = describe_file_error(exc, path, "read")
             if path in self.recent() and not os.path.exists(path):
                 self._forget(path)
             self.window.report_error(msg)
@@ -210,6 +211,7 @@ class SessionController(QObject):
                 self.window.report_error(f"the session's camera was not restored: {exc}")
         if isinstance(view.get("equal_aspect"), bool):
             self.window.set_equal_aspect(view["equal_aspect"])
+        self.window.presentation.bookmarks = _bookmarks(view.get("bookmarks"))
 
     def _offer_model(self, state) -> None:
         net = state.network or {}
@@ -302,3 +304,20 @@ class SessionController(QObject):
     def _warn(self, title: str, text: str) -> None:
         if self.interactive and self.window.isVisible():
             QMessageBox.warning(self.window, title, text)
+
+
+def _bookmarks(raw) -> dict[int, dict]:
+    """Camera bookmarks 1–9 from a session; anything malformed is left out."""
+    out: dict[int, dict] = {}
+    if not isinstance(raw, dict):
+        return out
+    for key, cam in raw.items():
+        if key in {str(n) for n in range(1, 10)} and isinstance(cam, dict):
+            try:
+                center = [float(v) for v in cam["center"]]
+                values = {k: float(cam[k]) for k in ("distance", "elevation", "azimuth")}
+            except (KeyError, TypeError, ValueError):
+                continue
+            if len(center) == 3:
+                out[int(key)] = {"center": center, **values, "fov": float(cam.get("fov", 60))}
+    return out

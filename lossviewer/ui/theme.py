@@ -1,7 +1,15 @@
-"""Colours, fonts and colormaps shared by the views (dark, projector-friendly)."""
+"""Colours, fonts and colormaps shared by the views.
+
+Two themes: dark (the default, and what projectors like) and light (for papers
+and bright rooms). View → Theme chooses; "System" follows the desktop's colour
+scheme and changes with it. The module constants below are the dark theme's;
+views that draw chrome (backgrounds, axes, text) restyle through
+``apply_theme(ThemeColors)``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -76,3 +84,69 @@ def scale_plot_fonts(plot: pg.PlotItem, scale: float, axes: tuple[str, ...] = ("
     for axis in [*(plot.getAxis(a) for a in axes), *extra_axes]:
         axis.setStyle(tickFont=tick)
         axis.label.setFont(QFont(FONT_FAMILY, round(10 * scale)))
+
+
+@dataclass(frozen=True)
+class ThemeColors:
+    name: str
+    background: str
+    panel: str
+    text: str
+    muted: str
+    axis_rgba: tuple[float, float, float, float]
+    legend_brush: tuple[int, int, int, int]
+    #: Qt palette: window, base, alternate base, button, highlight, disabled text
+    window: str
+    base: str
+    alternate: str
+    button: str
+    highlight: str
+    disabled: str
+
+
+DARK = ThemeColors("dark", BACKGROUND, PANEL, TEXT, MUTED, AXIS_RGBA, (20, 22, 27, 200),
+                   "#1c1f26", "#14161b", "#23272f", "#2a2e37", "#3d7eff", "#6b7280")
+LIGHT = ThemeColors("light", "#ffffff", "#f3f4f6", "#1f2430", "#5b6472",
+                    (0.30, 0.33, 0.40, 1.0), (255, 255, 255, 215),
+                    "#eceef2", "#ffffff", "#f5f6f8", "#e3e6eb", "#2f6fde", "#9aa1ad")
+THEMES = {"dark": DARK, "light": LIGHT}
+#: the theme in use (set by the window; image exports fill their background with it)
+active: ThemeColors = DARK
+#: the user's choices in View → Theme
+THEME_CHOICES = {"system": "Follow the system", "dark": "Dark", "light": "Light"}
+
+
+def qt_palette(colors: ThemeColors):
+    """A QPalette for the docks and dialogs in these colours (Fusion style)."""
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    roles = QPalette.ColorRole
+    for role, color in (
+        (roles.Window, colors.window), (roles.WindowText, colors.text),
+        (roles.Base, colors.base), (roles.AlternateBase, colors.alternate),
+        (roles.ToolTipBase, colors.alternate), (roles.ToolTipText, colors.text),
+        (roles.Text, colors.text), (roles.Button, colors.button),
+        (roles.ButtonText, colors.text), (roles.BrightText, "#ffffff"),
+        (roles.Highlight, colors.highlight), (roles.HighlightedText, "#ffffff"),
+        (roles.Link, colors.highlight), (roles.PlaceholderText, colors.muted),
+    ):
+        p.setColor(role, QColor(color))
+    for role in (roles.WindowText, roles.Text, roles.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(colors.disabled))
+    return p
+
+
+def style_plot(widget: pg.PlotWidget, colors: ThemeColors) -> None:
+    """Background, axes and tick labels of a pyqtgraph plot in these colours."""
+    widget.setBackground(colors.background)
+    item = widget.getPlotItem()
+    for name in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(colors.muted))
+        axis.setTextPen(pg.mkPen(colors.text))
+        axis.label.setDefaultTextColor(pg.mkColor(colors.text))
+    legend = item.legend
+    if legend is not None:
+        legend.setBrush(pg.mkBrush(*colors.legend_brush))
+        legend.setLabelTextColor(colors.text)

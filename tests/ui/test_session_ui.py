@@ -37,6 +37,7 @@ def test_save_then_open_gives_the_same_scene_and_the_same_pixels(window, qtbot, 
     s.update_run(next(iter(s.runs)), hyper={"lr": 0.003}, start=(-1.0, 1.5))
     s.set_playback(frame=150, playing=False)
     window.surface_view.set_camera_state(CAMERA)
+    window.presentation.bookmarks = {2: {**CAMERA, "azimuth": 90.0}}
     _settle(window, qtbot)
     assert window.isWindowModified() and "Untitled" in window.windowTitle()
     saved, picture = _state(window), _frame(window)
@@ -50,12 +51,14 @@ def test_save_then_open_gives_the_same_scene_and_the_same_pixels(window, qtbot, 
     s.remove_run(next(iter(s.runs)))
     s.set_playback(frame=10)
     window.surface_view.reset_camera()
+    window.presentation.bookmarks = {}
     _settle(window, qtbot)
     assert _state(window) != saved
 
     assert window.session.open(str(path))
     _settle(window, qtbot)
     assert _state(window) == saved
+    assert window.presentation.bookmarks == {2: {**CAMERA, "azimuth": 90.0}}
     again = _frame(window)
     assert again.shape == picture.shape
     differing = np.any(again != picture, axis=-1).mean()

@@ -92,6 +92,8 @@ class LandscapeDock(SceneDock):
         self.colormap = QComboBox()
         for name in COLORMAPS:
             self.colormap.addItem(name.capitalize(), name)
+        self.colormap.setToolTip("Colours from low to high loss; viridis, cividis and magma "
+                                 "stay readable in grey and for colour-blind viewers")
         form.addRow("Colormap", self.colormap)
         outer.addStretch(1)
         self.setWidget(body)

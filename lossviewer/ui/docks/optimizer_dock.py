@@ -114,6 +114,8 @@ class OptimizerDock(SceneDock):
         for name, cls in OPTIMIZERS.items():
             self.optimizer.addItem(cls.title, name)
             self.optimizer.setItemData(self.optimizer.count() - 1, cls.description, 3)
+        self.optimizer.setToolTip("The update rule (torch.optim's definitions); hover a "
+                                  "choice in the list for what it does")
         form.addRow("Optimizer", self.optimizer)
         self.hyper_box = QWidget()
         self.hyper_form = QFormLayout(self.hyper_box)

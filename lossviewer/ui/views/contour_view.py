@@ -138,6 +138,20 @@ class ContourView(pg.PlotWidget):
         if not getattr(self, "_user_moved", True):
             self.fit_domain()
 
+    def apply_theme(self, colors: theme.ThemeColors) -> None:
+        """Background, axes, colour bar, legends and read-out in the theme's colours."""
+        theme.style_plot(self, colors)
+        bar = self._colorbar.axis
+        bar.setPen(pg.mkPen(colors.muted))
+        bar.setTextPen(pg.mkPen(colors.text))
+        bar.label.setDefaultTextColor(pg.mkColor(colors.text))
+        for legend in (self._legend, self._basin_legend_item):
+            legend.setBrush(pg.mkBrush(*colors.legend_brush))
+            legend.setLabelTextColor(colors.text)
+        self._rebuild_legend()  # rows keep the colour they were made with
+        self._readout.setColor(pg.mkColor(colors.text))
+        self._readout.fill = pg.mkBrush(*colors.legend_brush)
+
     def set_scale(self, scale: float) -> None:
         """Larger fonts and thicker paths (presentation mode: 1.0 is the normal look)."""
         self._scale = float(scale)

@@ -37,6 +37,10 @@ class GLLabelsItem(GLGraphicsItem.GLGraphicsItem):
         self._metrics = {False: QFontMetricsF(font), True: QFontMetricsF(bold_font)}
         self.update()
 
+    def set_color(self, color: QColor) -> None:
+        self._color = color
+        self.update()
+
     def set_labels(self, labels: list[Label]) -> None:
         self._labels = list(labels)
         self.update()

@@ -72,6 +72,12 @@ class LossPlot(pg.PlotWidget):
             for c in curves:
                 self._legend.addItem(self._curves[c["run_id"]], c["name"])
 
+    def apply_theme(self, colors: theme.ThemeColors) -> None:
+        theme.style_plot(self, colors)
+        self._frame.setPen(pg.mkPen(colors.muted, width=1,
+                                    style=pg.QtCore.Qt.PenStyle.DashLine))
+        self._legend_key = ()  # rebuilt with the new text colour on the next update
+
     def set_scale(self, scale: float) -> None:
         """Larger fonts and thicker curves (presentation mode: 1.0 is the normal look)."""
         self._scale = float(scale)

@@ -96,6 +96,11 @@ class NetworkPanel(QTabWidget):
         self.setToolTip("Plots of the network landscape; the Data tab follows the cursor on "
                         "the map")
 
+    def apply_theme(self, colors: theme.ThemeColors) -> None:
+        for plot in (self.loss_curves, self.acc_curves, self.faith_loss, self.faith_dist,
+                     self.data_plot, self.line_plot):
+            theme.style_plot(plot, colors)
+
     def _two_plot_tab(self, title: str, left: pg.PlotWidget, right: pg.PlotWidget) -> QLabel:
         """A tab with two plots side by side (3:2) over a note; returns the note."""
         page = QWidget()

@@ -131,6 +131,16 @@ class SurfaceView(gl.GLViewWidget):
         self.addItem(self._labels)
         self.reset_camera()
 
+    def apply_theme(self, colors: theme.ThemeColors) -> None:
+        """Background, axes and labels in the theme's colours."""
+        self._axis_rgba = colors.axis_rgba
+        self.setBackgroundColor(colors.background)
+        self._labels.set_color(QColor(colors.text))
+        for item in self._axis_items:
+            if isinstance(item, gl.GLLinePlotItem):
+                item.setData(color=colors.axis_rgba)
+        self.update()
+
     def set_scale(self, scale: float) -> None:
         """Larger labels and thicker paths (presentation mode: 1.0 is the normal look)."""
         self._scale = float(scale)
@@ -244,7 +254,7 @@ class SurfaceView(gl.GLViewWidget):
             self.removeItem(item)
         self._axis_items = []
         s = data.scales[zscale]
-        color = theme.AXIS_RGBA
+        color = getattr(self, "_axis_rgba", theme.AXIS_RGBA)
         h = HALF
         frame = np.array([
             [-h, -h, 0], [h, -h, 0], [h, -h, 0], [h, h, 0], [h, h, 0], [-h, h, 0],
