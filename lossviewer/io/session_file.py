@@ -6,6 +6,8 @@ its network landscape (our landscape .npz: grid, plane, checkpoints).
                     "analysis": {...}, "network_settings": {...}, "network": {...} | null,
                     "view": {...}}
     network.npz    only when "network" is not null
+    results.npz    optional: computed paths, critical points, basin map
+                   (io.session_results), so they are not computed again
 
 No pickle anywhere (numpy arrays are read with allow_pickle=False by the landscape
 reader). Saves are atomic: written next to the target, flushed, fsynced, renamed, so
@@ -32,6 +34,7 @@ SESSION_VERSION = 1
 SESSION_SUFFIX = ".lvs"
 STATE_MEMBER = "session.json"
 NETWORK_MEMBER = "network.npz"
+RESULTS_MEMBER = "results.npz"
 #: a scene's JSON is a few kB; anything near this is not a session
 MAX_STATE_BYTES = 8 * 2**20
 #: a network landscape with its checkpoints (a 784→128→10 MLP: ~20 MB)
@@ -49,11 +52,14 @@ class SessionFile:
     state: dict[str, Any]
     #: the network landscape's .npz bytes (None: the scene has none)
     network: bytes | None
+    #: computed results (io.session_results bytes; None: not embedded)
+    results: bytes | None
     #: the version the file was written with (migrated to SESSION_VERSION in ``state``)
     version: int
 
 
-def save_session(path: StrPath, state: dict[str, Any], network: bytes | None = None) -> None:
+def save_session(path: StrPath, state: dict[str, Any], network: bytes | None = None,
+                 results: bytes | None = None) -> None:
     """Write a session atomically (OSError when the folder is not writable)."""
     doc = {"format": SESSION_FORMAT, "version": SESSION_VERSION, "app": __version__, **state}
     text = json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False)
@@ -62,6 +68,8 @@ def save_session(path: StrPath, state: dict[str, Any], network: bytes | None = N
         if network is not None:
             # npz data is mostly float noise: deflate buys little and costs seconds
             zf.writestr(NETWORK_MEMBER, network, compress_type=zipfile.ZIP_STORED)
+        if results is not None:
+            zf.writestr(RESULTS_MEMBER, results, compress_type=zipfile.ZIP_STORED)
 
 
 def read_session(path: StrPath) -> SessionFile:
@@ -90,7 +98,8 @@ def read_session(path: StrPath) -> SessionFile:
             if network is None:
                 raise SessionError(f"{name} is damaged: its network landscape "
                                    f"({NETWORK_MEMBER}) is missing")
-    return SessionFile(state, network, int(state.get("version", SESSION_VERSION)))
+        results = _member(zf, RESULTS_MEMBER, MAX_NETWORK_BYTES, name)
+    return SessionFile(state, network, results, int(state.get("version", SESSION_VERSION)))
 
 
 def _member(zf: zipfile.ZipFile, member: str, limit: int, name: str) -> bytes | None:

@@ -233,6 +233,12 @@ class MainWindow(QMainWindow):
                      "landscape")
         self._action(file, "Save session &as…", "Ctrl+Shift+S", lambda: ses.save_as(),
                      "Save the scene under another name")
+        embed = self._action(file, "&Embed computed results in sessions", None,
+                             lambda: ses.set_embed_results(embed.isChecked()),
+                             "Paths, critical points and basin maps are saved too, so a "
+                             "session reopens without computing them again")
+        embed.setCheckable(True)
+        embed.setChecked(ses.embed_results)
         file.addSeparator()
         self._action(file, "Open network &landscape…", None, lambda: self.network.open_file(),
                      "Open a landscape saved by 'lossviewer landscape' or Export")

@@ -22,6 +22,7 @@ from lossviewer.ui.file_errors import describe_file_error
 
 MAX_RECENT = 10
 RECENT_KEY = "session/recent"
+EMBED_KEY = "session/embed_results"
 SESSION_FILTER = "LossViewer session (*.lvs)"
 
 
@@ -41,6 +42,11 @@ class SessionController(QObject):
         #: asks Save / Discard / Cancel before unsaved work is dropped (tests replace it)
         self.confirm_discard: Callable[[], str] = self._ask_discard
         self.recent_menu: QMenu | None = None
+        #: File → Embed computed results: paths, critical points and basin maps go into
+        #: the session (a basin map can take minutes to compute again)
+        self.embed_results = True
+        if interactive:
+            self.embed_results = QSettings().value(EMBED_KEY, True, type=bool)
         self.changed: list[Callable[[], None]] = []  # title updates
         s = scene
         for event in (s.landscape_changed, s.view_changed, s.runs_changed, s.run_changed,
@@ -102,14 +108,29 @@ class SessionController(QObject):
     def write(self, path: str) -> None:
         """Write the session (ValueError: nothing to save yet; OSError: cannot write)."""
         from lossviewer.io.session_file import save_session
+        from lossviewer.io.session_results import results_to_bytes
         from lossviewer.scene.session_state import scene_state
 
         network, source = self._network_bytes()
+        results = results_to_bytes(self._results()) if self.embed_results else None
         view = {"camera": self.window.surface_view.camera_state(),
                 "equal_aspect": bool(self.window.contour_view.aspect_locked),
                 "bookmarks": {str(n): cam for n, cam in
                               sorted(self.window.presentation.bookmarks.items())}}
-        save_session(path, scene_state(self.scene, view, source), network)
+        save_session(path, scene_state(self.scene, view, source), network, results)
+
+    def _results(self):
+        """What is computed and current: paths, critical points, basin map."""
+        from lossviewer.io.session_results import SessionResults
+
+        sc, a = self.scene, self.scene.analysis
+        paths = tuple(sc.trajectories.get(rid)
+                      if sc.trajectory_revision.get(rid) == sc.run_revision.get(rid) else None
+                      for rid in sc.runs)
+        critical = (tuple(a.critical) if a.critical is not None
+                    and a.critical_key == sc.critical_key() else None)
+        basins = a.basins if a.basins is not None and a.basins_key == sc.basins_key() else None
+        return SessionResults(paths, critical, basins)
 
     def _network_bytes(self) -> tuple[bytes | None, dict | None]:
         """The network landscape as our .npz, and where it came from."""
@@ -163,12 +184,18 @@ class SessionController(QObject):
         self._offer_model(state)
         return True
 
+    def set_embed_results(self, embed: bool) -> None:
+        self.embed_results = bool(embed)
+        if self.interactive:
+            QSettings().setValue(EMBED_KEY, self.embed_results)
+
     def _read(self, path: str):
         """(SessionState, network slice or None), everything checked."""
         from lossviewer.io.session_file import read_session
         from lossviewer.scene.session_state import parse_state
 
         sf = read_session(path)
+        self._pending_results = sf.results
         try:
             state = parse_state(sf.state)
         except ValueError as exc:
@@ -200,8 +227,10 @@ class SessionController(QObject):
         try:
             self.window.network.cancel()  # a training that ends later must not replace it
             apply_state(self.scene, state, network_slice)
+            self._inject_results(getattr(self, "_pending_results", None))
         finally:
             self._loading = False
+            self._pending_results = None
         view = state.view
         camera = view.get("camera")
         if isinstance(camera, dict):
@@ -212,6 +241,30 @@ class SessionController(QObject):
         if isinstance(view.get("equal_aspect"), bool):
             self.window.set_equal_aspect(view["equal_aspect"])
         self.window.presentation.bookmarks = _bookmarks(view.get("bookmarks"))
+
+    def _inject_results(self, data: bytes | None) -> None:
+        """Show the session's computed results (they were saved for these very settings);
+        a damaged member is reported and everything is computed again instead."""
+        if not data:
+            return
+        from lossviewer.io.session_results import results_from_bytes
+
+        try:
+            results = results_from_bytes(data)
+        except ValueError as exc:
+            self.window.report_error(f"the session's computed results were not used: {exc}")
+            return
+        sc = self.scene
+        for rid, traj in zip(sc.runs, results.trajectories, strict=False):
+            run = sc.runs[rid]
+            if (traj is not None and traj.steps == run.steps
+                    and tuple(traj.points[0, 0]) == tuple(run.start)):
+                sc.set_trajectory(rid, sc.run_revision[rid], traj)
+        if results.critical is not None:
+            sc.analysis.set_critical(list(results.critical), sc.critical_key())
+        key = sc.basins_key()
+        if results.basins is not None and key is not None:
+            sc.analysis.set_basins(results.basins, key)
 
     def _offer_model(self, state) -> None:
         net = state.network or {}

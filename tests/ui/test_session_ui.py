@@ -212,3 +212,38 @@ def test_a_model_file_session_asks_before_running_the_file(window, qtbot, tmp_pa
     assert window.session.open(str(path))
     assert window.network.model_runner.busy or window.network.busy
     window.cancel_jobs()
+
+
+def test_computed_results_come_back_without_computing_again(window, qtbot, tmp_path):
+    s = window.scene
+    s.set_landscape(function="himmelblau")
+    s.analysis.set(basins=True, basin_grid=24, basin_steps=80)
+    _settle(window, qtbot)
+    basins = s.analysis.basins
+    assert basins is not None and s.analysis.critical is not None
+    paths = {rid: t.points.copy() for rid, t in s.trajectories.items()}
+    path = tmp_path / "with-results.lvs"
+    assert window.session.save_as(str(path))
+    s.set_landscape(function="booth")
+    _settle(window, qtbot)
+
+    submitted = []
+    for runner in (window.paths_runner, *window.analysis.runners):
+        runner.submit = lambda *a, _r=runner, **k: submitted.append(_r.name)
+    assert window.session.open(str(path))
+    # right after opening, before any job could run: everything is there
+    assert s.stale_runs() == []
+    np.testing.assert_array_equal(
+        [t.points for t in s.trajectories.values()], list(paths.values()))
+    assert s.analysis.basins_key == s.basins_key()
+    np.testing.assert_array_equal(s.analysis.basins.labels, basins.labels)
+    assert s.analysis.critical_key == s.critical_key()
+    qtbot.wait(600)  # the debounced requests fire: nothing is computed again
+    assert "paths" not in submitted and not any(n.startswith("basin") for n in submitted)
+
+    window.session.set_embed_results(False)
+    assert window.session.save_as(str(tmp_path / "without.lvs"))
+    from lossviewer.io.session_file import read_session
+
+    assert read_session(tmp_path / "without.lvs").results is None
+    assert read_session(path).results is not None
