@@ -28,6 +28,24 @@ def _apply_dark_theme(app) -> None:
     app.setPalette(qt_palette(DARK))
 
 
+def _set_icon(app) -> None:
+    """The application icon from the package's PNG sizes (resources/icons is the source)."""
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon, QPixmap
+
+    icon = QIcon()
+    folder = resources.files("lossviewer.ui").joinpath("icons")
+    for n in (16, 32, 48, 64, 128, 256):
+        data = folder.joinpath(f"lossviewer-{n}.png")
+        if data.is_file():
+            pixmap = QPixmap()
+            pixmap.loadFromData(data.read_bytes(), "PNG")
+            icon.addPixmap(pixmap)
+    if not icon.isNull():
+        app.setWindowIcon(icon)
+
+
 def create_application(argv: list[str] | None = None):  # -> QApplication
     """Create (or return) the QApplication with the GL defaults set first."""
     # PySide6 first: pyqtgraph prefers PyQt6 when both are installed
@@ -49,7 +67,9 @@ def create_application(argv: list[str] | None = None):  # -> QApplication
         app.setApplicationName("LossViewer")
         app.setOrganizationName("LossViewer")
         app.setApplicationDisplayName("LossViewer")
+        # Wayland takes the icon from the desktop file of this name; X11 from the window
         app.setDesktopFileName("lossviewer")
+        _set_icon(app)
         _apply_dark_theme(app)
         _adapt_to_renderer(fmt)
         from lossviewer.ui.gui_thread_gc import GuiThreadGarbageCollector

@@ -45,6 +45,8 @@ from lossviewer import __version__
 PROG = "lossviewer"
 COMMANDS = ("functions", "optimizers", "path", "surface", "critical", "basins", "train",
             "landscape", "render")
+#: files "lossviewer FILE" opens in the window (as --open FILE)
+OPENABLE = (".lvs", ".npz", ".h5")
 #: the commands that take --function / --formula
 _LANDSCAPE_COMMANDS = ("path", "surface", "critical", "basins")
 #: more steps than anyone can look at; also bounds the memory of one path
@@ -485,6 +487,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gui.add_argument(
         "--size", dest="gui_size", metavar="WxH", help="window size in pixels, e.g. 1600x1000"
+    )
+    gui.add_argument(
+        "--startup-probe", dest="gui_startup_probe", action="store_true",
+        help="open the window, print the seconds from process start to the first 3D frame "
+             "of the computed scene (JSON) and exit (the installers' start-up budget)",
     )
     gui.add_argument(
         "--open", dest="gui_open", metavar="FILE",
@@ -1232,6 +1239,18 @@ def use_software_gl() -> None:
 def _cmd_gui(ns: argparse.Namespace) -> int:
     if ns.gui_software_gl:
         use_software_gl()
+    if ns.gui_startup_probe:
+        if not _display_available():
+            return _no_display()
+        from lossviewer.app import create_application
+
+        app = create_application()
+        from lossviewer.ui.main_window import MainWindow
+        from lossviewer.ui.offscreen import run_startup_probe
+
+        window = MainWindow(persist_layout=False)
+        window.resize(*(_size(ns.gui_size) if ns.gui_size else (1500, 900)))
+        return run_startup_probe(app, window)
     tour = None
     if ns.gui_tour is not None:
         from lossviewer.scene.tour import builtin_tour, load_tour
@@ -1387,6 +1406,9 @@ def _command_in(argv: Sequence[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for user errors)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if (args and not args[0].startswith("-") and args[0] not in COMMANDS
+            and os.path.splitext(args[0])[1].lower() in OPENABLE):
+        args = ["--open", *args]  # "lossviewer talk.lvs": the desktop file's Exec line
     command = _command_in(args)
     hint = f"see {PROG} {command} --help" if command else f"see {PROG} --help"
     try:
@@ -1407,6 +1429,7 @@ def main(argv: list[str] | None = None) -> int:
                     ("--screenshot", ns.gui_screenshot),
                     ("--size", ns.gui_size),
                     ("--smoke-test", ns.gui_smoke_test or None),
+                    ("--startup-probe", ns.gui_startup_probe or None),
                     ("--open", ns.gui_open),
                     ("--network", ns.gui_network),
                     ("--torch-script", ns.gui_torch),

@@ -894,3 +894,13 @@ def test_module_entry_error_exit_status() -> None:
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1
     assert proc.stderr.startswith("lossviewer: error: --momentum: adam has no hyperparameter")
+
+
+def test_a_file_alone_opens_it_in_the_window(capsys, tmp_path) -> None:
+    """`lossviewer talk.lvs` (the desktop entry's Exec line) means --open talk.lvs."""
+    missing = tmp_path / "talk.lvs"
+    assert main([str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "--open: no such file" in err and err.count("\n") == 1
+    assert main([str(tmp_path / "notes.txt")]) == 2  # not a file the window opens
+    assert "unknown command" in capsys.readouterr().err

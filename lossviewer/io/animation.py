@@ -36,6 +36,7 @@ import io
 import math
 import numbers
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -49,6 +50,10 @@ from lossviewer.io.surface_npz import StrPath
 ANIMATION_FORMATS = {".gif": "Animated GIF", ".mp4": "MP4 video (H.264)"}
 MP4_HINT = ('MP4 export needs imageio-ffmpeg: pip install "lossviewer[video]" '
             '(or export an animated GIF).')
+if getattr(sys, "frozen", False):  # an installed bundle: pip cannot add to it
+    MP4_HINT = ("MP4 export is not part of this installer (it would add ffmpeg, ~70 MB): "
+                'export an animated GIF, or install LossViewer with pip and its "video" '
+                "extra.")
 
 FPS_RANGE = (1, 60)
 MAX_DURATION_S = 600.0

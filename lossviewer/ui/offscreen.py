@@ -112,3 +112,47 @@ def run_smoke_test(app: QApplication, window: MainWindow) -> int:
         return 1
     print(f"smoke test passed: 3D view {n3d} colours, contour view {n2d} colours")
     return 0
+
+
+def _seconds_since_process_start() -> float | None:
+    """Wall time since this process started (Linux /proc; None elsewhere): a frozen
+    app's own bootloader and imports count."""
+    import os
+
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_startup_probe(app: QApplication, window: MainWindow) -> int:
+    """--startup-probe: show the window, wait for the first 3D frame drawn with the
+    computed scene (surface and paths), print the seconds since the process started
+    (JSON on one line) and exit."""
+    import json
+
+    view = window.surface_view
+    painted: list[float] = []
+    original = view.paintGL
+
+    def paint(*args, **kwargs):
+        original(*args, **kwargs)
+        if window.scene_ready and not painted:
+            painted.append(_seconds_since_process_start() or float("nan"))
+
+    view.paintGL = paint
+    window.show()
+    deadline = time.perf_counter() + READY_TIMEOUT_S
+    while not painted and time.perf_counter() < deadline:
+        app.processEvents()
+        if window.scene_ready:
+            view.update()
+        time.sleep(0.002)
+    colors = distinct_colors(image_to_array(view.grabFramebuffer())) if painted else 0
+    print(json.dumps({"first_frame_s": painted[0] if painted else None, "colors": colors}))
+    window.close()
+    return 0 if painted and colors > MIN_DISTINCT_COLORS else 1

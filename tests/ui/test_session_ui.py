@@ -27,6 +27,12 @@ def _state(window) -> dict:
 
 
 def _frame(window) -> np.ndarray:
+    # everything drawn from the scene now, not when the redraw throttles fire (a loaded
+    # machine can leave one pending past the settle time)
+    window._draw_surface()
+    window._draw_runs()
+    window._draw_frame()
+    window.analysis.redraw()
     return image_to_array(window.surface_view.grabFramebuffer())
 
 
