@@ -169,8 +169,8 @@ class SessionController(QObject):
         if not self.maybe_save():
             return False
         try:
-            state, network_slice = self._read(path)
-            self._apply(state, network_slice)
+            state, network_slice, results = self._read(path)
+            self._apply(state, network_slice, results)
         except (OSError, ValueError, ImportError) as exc:
             msg = describe_file_error(exc, path, "read")
             if path in self.recent() and not os.path.exists(path):
@@ -190,12 +190,11 @@ class SessionController(QObject):
             QSettings().setValue(EMBED_KEY, self.embed_results)
 
     def _read(self, path: str):
-        """(SessionState, network slice or None), everything checked."""
+        """(SessionState, network slice or None, results bytes or None), all checked."""
         from lossviewer.io.session_file import read_session
         from lossviewer.scene.session_state import parse_state
 
         sf = read_session(path)
-        self._pending_results = sf.results
         try:
             state = parse_state(sf.state)
         except ValueError as exc:
@@ -203,7 +202,7 @@ class SessionController(QObject):
         network_slice = None
         if sf.network is not None:
             network_slice = self._network_slice(sf.network, state.network or {}, path)
-        return state, network_slice
+        return state, network_slice, sf.results
 
     def _network_slice(self, data: bytes, source: dict, path: str):
         from lossviewer.compute.network_jobs import keep_network_surface
@@ -220,17 +219,16 @@ class SessionController(QObject):
         keep_network_surface(sl, surf)  # the stored grid: nothing is recomputed
         return sl
 
-    def _apply(self, state, network_slice) -> None:
+    def _apply(self, state, network_slice, results: bytes | None = None) -> None:
         from lossviewer.scene.session_state import apply_state
 
         self._loading = True
         try:
             self.window.network.cancel()  # a training that ends later must not replace it
             apply_state(self.scene, state, network_slice)
-            self._inject_results(getattr(self, "_pending_results", None))
+            self._inject_results(results)
         finally:
             self._loading = False
-            self._pending_results = None
         view = state.view
         camera = view.get("camera")
         if isinstance(camera, dict):
