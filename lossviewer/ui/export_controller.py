@@ -41,6 +41,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.animation = animation
         self.setWindowTitle("Export animation" if animation else "Export image")
+        self.setMinimumWidth(480)  # room for a real path
         form = QFormLayout(self)
         self.view = QComboBox()
         views = VIEWS if animation else IMAGE_VIEWS
