@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
 
         # the theme: the user's choice (remembered), by default the system's colour scheme
         self.theme_choice = "system"
+        self._shown_theme = theme.DARK  # what the views are built with
         if persist_layout:
             saved = QSettings().value("view/theme", "system", type=str)
             self.theme_choice = saved if saved in theme.THEME_CHOICES else "system"
@@ -514,8 +515,13 @@ class MainWindow(QMainWindow):
             colors = theme.THEMES[choice]
         theme.active = colors
         app = QApplication.instance()
-        if app is not None:
+        # a palette change repolishes every widget (~50 ms): only when it changes
+        if app is not None and app.palette().color(
+                app.palette().ColorRole.Window).name() != colors.window:
             app.setPalette(theme.qt_palette(colors))
+        if colors is self._shown_theme:
+            return  # the views are drawn in these colours already (dark when built)
+        self._shown_theme = colors
         for view in (self.surface_view, self.contour_view, self.loss_plot, self.network_panel):
             view.apply_theme(colors)
         self._paths_redraw.start()
