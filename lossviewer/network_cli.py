@@ -108,7 +108,9 @@ def add_network_commands(sub: Any) -> None:
             "  lossviewer landscape --dataset moons --model mlp:16,16 --optimizer sgd \\\n"
             "      --lr 0.5 --steps 300 --directions filter --grid 51 --out moons.npz\n"
             "  lossviewer landscape --run moons-run.npz --directions pca --grid 101 \\\n"
-            "      --dtype float64 --out moons-pca.npz"),
+            "      --dtype float64 --out moons-pca.npz\n"
+            "  lossviewer landscape --torch-script model.py --grid 101 \\\n"
+            "      --scheduler tcp://10.0.0.5:8786 --out big.npz     (on a Dask cluster)"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_data_model_options(s)
@@ -147,6 +149,16 @@ def add_network_commands(sub: Any) -> None:
                    help="seconds the model file may take to load (default 120)")
     t.add_argument("--traceback", action="store_true",
                    help="print the model file's traceback when it fails")
+    c = s.add_argument_group(
+        "on a Dask cluster (needs the cluster extra: pip install 'lossviewer[cluster]')")
+    w = c.add_mutually_exclusive_group()
+    w.add_argument("--scheduler", metavar="ADDRESS",
+                   help="evaluate the grid on the Dask cluster whose scheduler listens at "
+                        "ADDRESS (e.g. tcp://10.0.0.5:8786); see docs/cluster.md")
+    w.add_argument("--workers", metavar="N",
+                   help="evaluate the grid on a local cluster of N worker processes")
+    c.add_argument("--tile", metavar="N",
+                   help="grid points per side of a cluster task (default: about 64 tiles)")
 
 
 # -- shared parsing ------------------------------------------------------------------
@@ -316,6 +328,7 @@ def cmd_landscape(ns: argparse.Namespace) -> int:
     _check_writable("--out", ns.out)
     _check_format(ns.out)
     grid = _grid(ns.grid)
+    _check_cluster_options(ns)
     method = _lookup(METHODS, ns.directions, "--directions", "direction method")
     bias = _lookup(dict.fromkeys(BIAS_MODES), ns.bias, "--bias", "bias mode")
     dseed = _integer("--direction-seed", ns.direction_seed)
@@ -370,6 +383,50 @@ def cmd_landscape(ns: argparse.Namespace) -> int:
     return _compute_surface(ns, nslice, grid, key)
 
 
+def _check_cluster_options(ns: argparse.Namespace) -> None:
+    """--scheduler / --workers / --tile checked before any work (training can take minutes)."""
+    from lossviewer.compute.cluster import CLUSTER_HINT, MAX_LOCAL_WORKERS, cluster_available
+
+    if ns.tile is not None:
+        from lossviewer.compute.cluster_grid import check_tile
+
+        if ns.scheduler is None and ns.workers is None:
+            raise CLIError("--tile", "applies only with --scheduler or --workers")
+        try:
+            ns.tile = check_tile(_integer("--tile", ns.tile))
+        except ValueError as exc:
+            raise CLIError("--tile", _one_line(exc)) from None
+    if ns.workers is not None:
+        n = _integer("--workers", ns.workers)
+        if not 1 <= n <= MAX_LOCAL_WORKERS:
+            raise CLIError("--workers", f"must lie in [1, {MAX_LOCAL_WORKERS}], got {n}")
+        ns.workers = n
+    flag = "--scheduler" if ns.scheduler is not None else "--workers"
+    if (ns.scheduler is not None or ns.workers is not None) and not cluster_available():
+        raise CLIError(flag, CLUSTER_HINT)
+
+
+def _open_cluster(ns: argparse.Namespace) -> Any:
+    """The cluster the options ask for (None: evaluate in this process)."""
+    from lossviewer.compute.cluster import ClusterConnection, ClusterError
+
+    if ns.scheduler is None and ns.workers is None:
+        return None
+    flag = "--scheduler" if ns.scheduler is not None else "--workers"
+    try:
+        if ns.scheduler is not None:
+            conn = ClusterConnection.connect(ns.scheduler)
+            conn.wait_for_workers(1)
+        else:
+            conn = ClusterConnection.start_local(ns.workers)
+        info = conn.info()
+    except ClusterError as exc:
+        raise CLIError(flag, _one_line(exc)) from None
+    dash = f"; dashboard {info.dashboard}" if info.dashboard else ""
+    print(f"{info.describe()}{dash}", file=sys.stderr)
+    return conn
+
+
 def _check_format(out: str) -> str:
     """The output's extension, checked before any work (training can take minutes)."""
     import os
@@ -413,13 +470,10 @@ CHECKPOINT_S = 2.0
 
 def _compute_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int],
                      key: str) -> int:
-    """Evaluate the grid, checkpointing into --out; resume what an earlier run left."""
-    import os
-    import time
-
-    from lossviewer.core.network_landscape import GridState, NetworkSurface, iter_network_surface
-    from lossviewer.io.landscape_export import export_landscape
-    from lossviewer.io.network_files import read_progress, save_network_landscape
+    """Evaluate the grid (here or on the cluster asked for), checkpointing into --out;
+    resume what an earlier run with the same arguments left."""
+    from lossviewer.core.network_landscape import GridState
+    from lossviewer.io.network_files import read_progress
 
     (dx0, dx1), (dy0, dy1) = nslice.default_domain()
     xrange = _axis_range("--xrange", ns.xrange, (dx0, dx1), "x range")
@@ -437,7 +491,37 @@ def _compute_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int],
         state = GridState(layers, done)
         print(f"resuming {ns.out}: {state.finished:,} of {nx * ny:,} grid points already done",
               file=sys.stderr)
-    gen = iter_network_surface(nslice, xrange, yrange, grid, ns.dtype, state=state)
+    cluster = _open_cluster(ns)
+    try:
+        return _evaluate_surface(ns, nslice, grid, key, state, cluster,
+                                 (xrange, yrange, ext, progress_path))
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _evaluate_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int], key: str,
+                      state: Any, cluster: Any, where: tuple) -> int:
+    import os
+    import time
+
+    from lossviewer.compute.cluster import ClusterError
+    from lossviewer.core.network_landscape import NetworkSurface, iter_network_surface
+    from lossviewer.io.landscape_export import export_landscape
+    from lossviewer.io.network_files import save_network_landscape
+
+    xrange, yrange, ext, progress_path = where
+    nx, ny = grid
+    stats = None
+    if cluster is not None:
+        from lossviewer.compute.cluster_grid import ClusterRunStats, iter_cluster_surface
+
+        stats = ClusterRunStats()
+        gen = iter_cluster_surface(cluster, nslice, xrange, yrange, grid, ns.dtype,
+                                   state=state, tile=ns.tile, stats=stats,
+                                   partial_every_s=CHECKPOINT_S)
+    else:
+        gen = iter_network_surface(nslice, xrange, yrange, grid, ns.dtype, state=state)
     xs, ys = np.linspace(*xrange, nx), np.linspace(*yrange, ny)
     meta: dict[str, Any] = {}
 
@@ -458,6 +542,7 @@ def _compute_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int],
 
     tty = sys.stderr.isatty()
     last = time.monotonic()
+    told = False
     try:
         while True:
             try:
@@ -468,6 +553,15 @@ def _compute_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int],
             except ValueError as exc:
                 flag = "--torch-script" if getattr(ns, "torch_script", None) else "landscape"
                 raise CLIError(flag, _one_line(exc)) from None
+            except ClusterError as exc:
+                checkpoint()  # every tile that came back is kept; the same command resumes
+                flag = "--scheduler" if ns.scheduler is not None else "--workers"
+                raise CLIError(flag, f"{_one_line(exc)}; run the same command again to "
+                                     "continue") from None
+            if stats is not None and not told:
+                told = True  # what was sent (a resumed run sends only what is missing)
+                print(f"cluster: {stats.points:,} grid points in {stats.tasks:,} tasks "
+                      f"(tiles of {stats.tile}×{stats.tile})", file=sys.stderr, flush=True)
             if isinstance(step, NetworkSurface):
                 meta = dict(step.meta)
                 checkpoint()

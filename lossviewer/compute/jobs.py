@@ -54,16 +54,20 @@ class SurfaceRequest:
     revision: int = 0
     #: for a network landscape: which layer (scene.NETWORK_LAYERS)
     layer: str = "train_loss"
+    #: for a network landscape: a compute.cluster.ClusterConnection to evaluate its grid
+    #: on (thread-safe; None: this process)
+    cluster: Any = None
 
     @classmethod
     def create(cls, landscape: LandscapeSpec | str, params: dict[str, float] | None,
                xrange: tuple[float, float], yrange: tuple[float, float], resolution: int,
-               revision: int = 0, layer: str = "train_loss") -> SurfaceRequest:
+               revision: int = 0, layer: str = "train_loss",
+               cluster: Any = None) -> SurfaceRequest:
         """``landscape`` is a spec, or a built-in function's name with ``params``."""
         spec = (landscape if isinstance(landscape, LandscapeSpec)
                 else LandscapeSpec.create(landscape, params))
         return cls(spec, tuple(map(float, xrange)), tuple(map(float, yrange)),
-                   int(resolution), revision, layer)
+                   int(resolution), revision, layer, cluster)
 
 
 #: share of a surface job's progress bar spent sampling (the rest: display + isolines)
@@ -81,7 +85,7 @@ def surface_job(req: SurfaceRequest) -> Generator[Progress | Partial, None, Surf
         from lossviewer.compute.network_jobs import layer_display_job
 
         return (yield from layer_display_job(req.landscape.network, req.xrange, req.yrange,
-                                             req.resolution, req.layer))
+                                             req.resolution, req.layer, cluster=req.cluster))
     landscape = req.landscape.make()
     best = landscape.global_minimum()
     floor = best.value if best is not None else None

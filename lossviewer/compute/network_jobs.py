@@ -107,13 +107,16 @@ class NetworkSurfaceRequest:
     resolution: tuple[int, int]
     dtype: str = "float32"
     revision: int = 0
+    #: a compute.cluster.ClusterConnection to spread the grid over (None: this process)
+    cluster: Any = None
 
     @classmethod
     def create(cls, network_slice: NetworkSlice, xrange: tuple[float, float],
                yrange: tuple[float, float], resolution: int | tuple[int, int],
-               dtype: str | None = None, revision: int = 0) -> NetworkSurfaceRequest:
+               dtype: str | None = None, revision: int = 0,
+               cluster: Any = None) -> NetworkSurfaceRequest:
         return cls(network_slice, tuple(map(float, xrange)), tuple(map(float, yrange)),
-                   check_grid(resolution), dtype or network_slice.dtype, revision)
+                   check_grid(resolution), dtype or network_slice.dtype, revision, cluster)
 
 
 def _eta(seconds: float) -> str:
@@ -128,9 +131,17 @@ def network_surface_job(req: NetworkSurfaceRequest
                         ) -> Generator[Progress | Partial, None, NetworkSurface]:
     """The four layers on the grid, coarse passes first (each yielded as a Partial)."""
     nx, ny = req.resolution
-    gen = iter_network_surface(req.network_slice, req.xrange, req.yrange, (nx, ny), req.dtype)
-    t0 = time.perf_counter()
     label = f"Landscape {nx}²" if nx == ny else f"Landscape {nx}×{ny}"
+    if req.cluster is not None:
+        from lossviewer.compute.cluster_grid import iter_cluster_surface
+
+        gen = iter_cluster_surface(req.cluster, req.network_slice, req.xrange, req.yrange,
+                                   (nx, ny), req.dtype)
+        label += " on the cluster"
+    else:
+        gen = iter_network_surface(req.network_slice, req.xrange, req.yrange, (nx, ny),
+                                   req.dtype)
+    t0 = time.perf_counter()
     while True:
         try:
             step = next(gen)
@@ -152,13 +163,13 @@ KEPT_SURFACES = 3
 
 def layer_display_job(network_slice: NetworkSlice, xrange: tuple[float, float],
                       yrange: tuple[float, float], resolution: int, layer: str,
-                      dtype: str | None = None
+                      dtype: str | None = None, cluster: Any = None
                       ) -> Generator[Progress | Partial, None, SurfaceDisplay]:
     """One layer of a network landscape, prepared for the views.
 
-    The four layers are computed together (coarse previews yielded as Partials)
-    and kept with the slice, so showing another layer of the same grid only
-    prepares the display.
+    The four layers are computed together (coarse previews, or the tiles a
+    ``cluster`` has finished, yielded as Partials) and kept with the slice, so
+    showing another layer of the same grid only prepares the display.
     """
     dt = dtype or network_slice.dtype
     n = int(resolution)
@@ -169,7 +180,8 @@ def layer_display_job(network_slice: NetworkSlice, xrange: tuple[float, float],
     if surface is None:
         surface = _kept_surface(network_slice, xrange, yrange, n, dt)
     if surface is None:
-        req = NetworkSurfaceRequest.create(network_slice, xrange, yrange, n, dt)
+        req = NetworkSurfaceRequest.create(network_slice, xrange, yrange, n, dt,
+                                           cluster=cluster)
         gen = network_surface_job(req)
         done = 0.0
         while True:
@@ -179,7 +191,7 @@ def layer_display_job(network_slice: NetworkSlice, xrange: tuple[float, float],
                 surface = stop.value
                 break
             if isinstance(step, Partial):
-                if step.value.stride > 1:
+                if step.value.stride > 1 or step.value.pending:
                     coarse = step.value.surface(layer)
                     prepared = yield from progress_steps(iter_prepare_surface(coarse), done,
                                                          done, "Preview …")

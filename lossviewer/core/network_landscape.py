@@ -337,6 +337,15 @@ class NetworkSurface:
     meta: dict[str, Any] = field(default_factory=dict)
     #: the grid stride filled so far (1: complete)
     stride: int = 1
+    #: a partial result filled in any order (tiles of a cluster run): which points are
+    #: computed; the others show the nearest point of the ``preview_stride`` lattice
+    done: NDArray[np.bool_] | None = None
+    preview_stride: int = 1
+
+    @property
+    def pending(self) -> int:
+        """Grid points not computed yet (0 for a complete surface or a stride pass)."""
+        return 0 if self.done is None else int(self.done.size - np.count_nonzero(self.done))
 
     def surface(self, layer: str = "train_loss") -> Surface:
         """One layer as a plain Surface (what the views draw); "loss_gap" is val − train."""
@@ -346,6 +355,8 @@ class NetworkSurface:
             Z = self.layers["val_loss"][::s, ::s] - self.layers["train_loss"][::s, ::s]
         else:
             Z = self.layers[layer][::s, ::s]
+        if self.pending and Z.shape == self.done.shape:
+            Z = _fill_from_lattice(Z, self.done, self.preview_stride)
         return Surface(xs, ys, np.ascontiguousarray(Z),
                        dict(self.meta, layer=layer, value_label=LAYER_TITLES[layer]))
 
@@ -358,6 +369,22 @@ class NetworkSurface:
         if np.isfinite(val).any():
             bad |= ~np.isfinite(val)
         return int(bad.sum())
+
+
+def _fill_from_lattice(Z: NDArray, done: NDArray, stride: int) -> NDArray[np.float64]:
+    """A copy of Z whose uncomputed points take the value of the nearest computed point
+    of the coarse lattice (every ``stride``-th point): a blocky preview that sharpens
+    as the tiles arrive. Points whose lattice neighbour is not computed either stay NaN."""
+    out = np.array(Z, dtype=np.float64)
+    jj, ii = np.nonzero(~done)
+    if jj.size == 0 or stride < 1:
+        return out
+    ny, nx = done.shape
+    lj = np.minimum(np.rint(jj / stride).astype(np.intp) * stride, (ny - 1) // stride * stride)
+    li = np.minimum(np.rint(ii / stride).astype(np.intp) * stride, (nx - 1) // stride * stride)
+    ok = done[lj, li]
+    out[jj, ii] = np.where(ok, Z[lj, li], np.nan)
+    return out
 
 
 def check_grid(resolution: int | tuple[int, int]) -> tuple[int, int]:

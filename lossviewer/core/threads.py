@@ -21,5 +21,14 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+#: environment variable that caps the threads (a cluster worker sets it so that its
+#: processes share the machine's cores instead of each taking all of them)
+THREADS_ENV = "LOSSVIEWER_THREADS"
+
+
 def worker_count() -> int:
-    return min(MAX_WORKERS, usable_cpus())
+    n = min(MAX_WORKERS, usable_cpus())
+    cap = os.environ.get(THREADS_ENV, "")
+    if cap.isdigit() and int(cap) > 0:
+        n = min(n, int(cap))
+    return n
