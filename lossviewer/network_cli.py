@@ -385,7 +385,7 @@ def cmd_landscape(ns: argparse.Namespace) -> int:
 
 def _check_cluster_options(ns: argparse.Namespace) -> None:
     """--scheduler / --workers / --tile checked before any work (training can take minutes)."""
-    from lossviewer.compute.cluster import CLUSTER_HINT, MAX_LOCAL_WORKERS, cluster_available
+    from lossviewer.compute.cluster import MAX_LOCAL_WORKERS, cluster_available, cluster_hint
 
     if ns.tile is not None:
         from lossviewer.compute.cluster_grid import check_tile
@@ -403,7 +403,7 @@ def _check_cluster_options(ns: argparse.Namespace) -> None:
         ns.workers = n
     flag = "--scheduler" if ns.scheduler is not None else "--workers"
     if (ns.scheduler is not None or ns.workers is not None) and not cluster_available():
-        raise CLIError(flag, CLUSTER_HINT)
+        raise CLIError(flag, cluster_hint())
 
 
 def _open_cluster(ns: argparse.Namespace) -> Any:

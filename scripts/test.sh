@@ -26,6 +26,18 @@ if [ "${LOSSVIEWER_TEST_TORCH:-}" != 0 ] && ! "$VENV/bin/python" -c "import torc
     echo "test: torch not installed; its cross-checks will be skipped"
   fi
 fi
+# Dask distributed (optional extra 'cluster') for the cluster tests: installed on Python
+# 3.11 or when LOSSVIEWER_TEST_CLUSTER=1; elsewhere those tests skip and the suite checks
+# that the cluster options explain what to install
+if [ "${LOSSVIEWER_TEST_CLUSTER:-}" != 0 ] && ! "$VENV/bin/python" -c "import distributed" 2>/dev/null; then
+  pyver=$("$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+  if [ "${LOSSVIEWER_TEST_CLUSTER:-}" = 1 ] || [ "$pyver" = 3.11 ]; then
+    echo "test: pip install -e '.[cluster]'"
+    "$VENV/bin/python" -m pip install -q -e ".[cluster]"
+  else
+    echo "test: Dask not installed; the cluster tests will be skipped"
+  fi
+fi
 echo "test: $("$VENV/bin/python" --version) with $("$VENV/bin/python" -c 'import PySide6; print("PySide6", PySide6.__version__)')"
 "$VENV/bin/ruff" check lossviewer tests benchmarks
 "$VENV/bin/lint-imports"

@@ -10,6 +10,7 @@ only when a cluster is asked for, so the app starts and runs without it.
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,9 @@ from lossviewer.core.threads import THREADS_ENV, usable_cpus
 
 CLUSTER_HINT = ("cluster computing needs the optional extra: pip install "
                 "'lossviewer[cluster]' (Dask distributed)")
+#: the packaged app cannot take extras
+FROZEN_HINT = ("the packaged LossViewer does not include Dask; for cluster computing install "
+               "LossViewer with pip: pip install 'lossviewer[cluster]'")
 #: seconds to wait for a scheduler to answer before giving up
 CONNECT_TIMEOUT_S = 10.0
 MAX_LOCAL_WORKERS = 64
@@ -35,11 +39,16 @@ def cluster_available() -> bool:
     return True
 
 
+def cluster_hint() -> str:
+    """What to install for cluster computing (the packaged app says how to get it)."""
+    return FROZEN_HINT if getattr(sys, "frozen", False) else CLUSTER_HINT
+
+
 def _distributed() -> Any:
     try:
         import distributed
     except ImportError:
-        raise ClusterError(CLUSTER_HINT) from None
+        raise ClusterError(cluster_hint()) from None
     return distributed
 
 

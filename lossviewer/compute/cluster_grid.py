@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lossviewer.compute import slice_recipe
-from lossviewer.compute.cluster import CLUSTER_HINT, ClusterConnection, ClusterError
+from lossviewer.compute.cluster import ClusterConnection, ClusterError, cluster_hint
 from lossviewer.compute.slice_recipe import SliceRecipe, recipe_for, worker_slice
 from lossviewer.core.grid import check_range
 from lossviewer.core.network_landscape import (
@@ -131,7 +131,7 @@ def iter_cluster_surface(connection: ClusterConnection, network_slice: NetworkSl
     try:
         from distributed import as_completed
     except ImportError:
-        raise ClusterError(CLUSTER_HINT) from None
+        raise ClusterError(cluster_hint()) from None
     nx, ny = check_grid(resolution)
     x0, x1 = check_range(*xrange, what="x range")
     y0, y1 = check_range(*yrange, what="y range")
@@ -199,11 +199,16 @@ def iter_cluster_surface(connection: ClusterConnection, network_slice: NetworkSl
         while where:
             finished = queue.next_batch(block=False)
             for f in finished:
-                if f.status != "finished":
-                    if f.status == "cancelled":
-                        raise ClusterError("the cluster cancelled the work (was the scheduler "
-                                           "restarted?); the finished tiles are kept")
+                if f.status == "cancelled":
+                    raise ClusterError("the cluster cancelled the work (was the scheduler "
+                                       "restarted?); the finished tiles are kept")
+                if f.status == "error":
                     raise _task_error(f)
+                if f.status != "finished":
+                    # its result was on a worker that died before it came here: Dask
+                    # computes it again elsewhere, and the queue hears of it again
+                    queue.add(f)
+                    continue
                 try:
                     res = f.result(timeout=30)
                 except Exception as exc:  # noqa: BLE001 - lost while fetching
