@@ -137,7 +137,6 @@ def network_surface_job(req: NetworkSurfaceRequest
 
         gen = iter_cluster_surface(req.cluster, req.network_slice, req.xrange, req.yrange,
                                    (nx, ny), req.dtype)
-        label += " on the cluster"
     else:
         gen = iter_network_surface(req.network_slice, req.xrange, req.yrange, (nx, ny),
                                    req.dtype)

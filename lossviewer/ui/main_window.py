@@ -42,6 +42,7 @@ from lossviewer.scene.analysis import HEATMAPS
 from lossviewer.scene.scene import COLORMAPS, Scene, default_scene
 from lossviewer.ui import theme
 from lossviewer.ui.analysis_controller import AnalysisController
+from lossviewer.ui.cluster_controller import ClusterController
 from lossviewer.ui.docks.analysis_dock import AnalysisDock
 from lossviewer.ui.docks.landscape_dock import LandscapeDock
 from lossviewer.ui.docks.network_dock import NetworkDock
@@ -120,6 +121,12 @@ class MainWindow(QMainWindow):
             policy.setRetainSizeWhenHidden(True)
             w.setSizePolicy(policy)
         self.statusBar().addWidget(self.status_label, 1)
+        # shown while a cluster evaluates network landscapes (Compute → Cluster…)
+        self.cluster_label = QLabel()
+        self.cluster_label.setToolTip("Network landscape grids are evaluated on this cluster "
+                                      "(Compute → Cluster…)")
+        self.cluster_label.setVisible(False)
+        self.statusBar().addPermanentWidget(self.cluster_label)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
 
@@ -151,6 +158,8 @@ class MainWindow(QMainWindow):
                                          self.contour_view)
         self.session = SessionController(self, self.scene, interactive=persist_layout)
         self.exports = ExportController(self)
+        self.cluster = ClusterController(self)
+        self.cluster.state_changed.connect(self._on_cluster_state)
         self.presentation = PresentationMode(self)
         self.session.changed.append(self._update_title)
         self.landscape_dock.network_requested.connect(self._show_network_dock)
@@ -342,16 +351,33 @@ class MainWindow(QMainWindow):
         self._action(run, "Re&move run", QKeySequence.StandardKey.Delete, od.remove_selected,
                      also_in=(od.runs,))
         run.addSeparator()
-        self._action(run, "Compute &network landscape", "Ctrl+Return", self.network.compute,
-                     "Train the network, choose the directions and evaluate the grid")
-        self._action(run, "Re&compute", "F5", self.recompute,
-                     "Compute what is out of date (after a cancel or a failure)")
-        self._action(run, "&Cancel computation", "Esc", self._escape,
-                     "Stop the running computation; in presentation mode: leave it")
-        run.addSeparator()
         self._action(run, "Next tour scene", ("PgDown", "N"), pres.next,
                      "Presenter remotes send Page Down")
         self._action(run, "Previous tour scene", ("PgUp", "P"), pres.previous)
+
+        compute = mb.addMenu("&Compute")
+        self._action(compute, "Compute &network landscape", "Ctrl+Return", self.network.compute,
+                     "Train the network, choose the directions and evaluate the grid")
+        self._action(compute, "Re&compute", "F5", self.recompute,
+                     "Compute what is out of date (after a cancel or a failure)")
+        self._action(compute, "&Cancel computation", "Esc", self._escape,
+                     "Stop the running computation; in presentation mode: leave it")
+        compute.addSeparator()
+        self._action(compute, "C&luster…", "Ctrl+Shift+K", self.cluster.show_dialog,
+                     "Evaluate network landscape grids on a Dask cluster (a local one, or "
+                     "a scheduler on other machines)")
+        self._cluster_use = self._action(
+            compute, "&Evaluate landscapes on the cluster", None,
+            lambda: self.cluster.set_use_for_grids(self._cluster_use.isChecked()),
+            "While a cluster is connected: on, network grids are computed there; off, here")
+        self._cluster_use.setCheckable(True)
+        self._cluster_use.setChecked(True)
+        self._cluster_use.setEnabled(False)
+        self._cluster_off = self._action(compute, "&Disconnect cluster", None,
+                                         self.cluster.disconnect,
+                                         "Compute on this machine again (a local cluster is "
+                                         "shut down)")
+        self._cluster_off.setEnabled(False)
 
         help_ = mb.addMenu("&Help")
         self._action(help_, "Play the loss-surface &tour", None, self.play_builtin_tour,
@@ -437,6 +463,15 @@ class MainWindow(QMainWindow):
         self.status_label.setText(message)
         self.status_label.setStyleSheet("")
         self._error_timer.start()
+
+    def _on_cluster_state(self, connected: bool, text: str) -> None:
+        self._cluster_use.setEnabled(connected)
+        self._cluster_off.setEnabled(connected or self.cluster.connecting)
+        engine = self.cluster.engine is not None
+        self.cluster_label.setVisible(engine or self.cluster.connecting)
+        self.cluster_label.setText(text[:1].upper() + text[1:] if engine else "Cluster: " + text)
+        if not connected and not self.cluster.connecting and text != "not connected":
+            self.report_error(f"Cluster: {text}")
 
     def _clear_error(self) -> None:
         self.status_label.setStyleSheet("")
@@ -589,7 +624,8 @@ class MainWindow(QMainWindow):
         rev = self.scene.landscape_revision
         self._surface_revision_requested = rev
         req = SurfaceRequest.create(s.spec(), None, s.xrange, s.yrange, s.resolution, rev,
-                                    s.layer)
+                                    s.layer, cluster=self.cluster.engine if s.is_network
+                                    else None)
         self.surface_runner.submit(surface_job, req)
         self._update_stale_note()
 
@@ -925,6 +961,7 @@ class MainWindow(QMainWindow):
             settings.setValue("window/geometry", self.saveGeometry())
             settings.setValue("window/state", self.saveState())
         JobRunner.shutdown()
+        self.cluster.shutdown()
         super().closeEvent(event)
 
     @property
