@@ -26,6 +26,9 @@ Rows
          vs the per-point loop (numpy; torch when installed), time to the first
          preview and the full 101² picture, peak memory of a 401² grid, and a
          user's torch CNN through vmap vs per point
+  12     the digits MLP's 101² landscape on a local Dask cluster of 2 worker processes
+         vs the single-process evaluator (see benchmarks/cluster_rows.py); cluster
+         start-up and a one-worker cluster reported beside it
 
 ``--quick`` shrinks grids and repeats so the whole run takes well under a minute;
 its numbers only show that every row works.
@@ -56,6 +59,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import cluster_rows  # noqa: E402 - next to this file
 import network_rows  # noqa: E402 - next to this file
 
 DEFAULT_JSON = ROOT / "benchmarks" / "results.json"
@@ -79,8 +83,9 @@ ROW_TITLES = {
     "7": "Formula vs built-in (1024² value+grad)",
 }
 ROW_TITLES.update(network_rows.TITLES)
-#: rows that only run where an optional extra is installed (8c: torch)
-OPTIONAL_ROWS = ("8c", "11")
+ROW_TITLES.update(cluster_rows.TITLES)
+#: rows that only run where an optional extra is installed (8c, 11: torch; 12: cluster)
+OPTIONAL_ROWS = ("8c", "11", "12")
 
 
 @dataclass
@@ -910,6 +915,7 @@ def main(argv: list[str] | None = None) -> int:
         ("9", lambda: network_rows.bench_first_preview(q, Row)),
         ("10", lambda: network_rows.bench_memory(q, Row)),
         ("11", lambda: network_rows.bench_torch_cnn(q, Row)),
+        ("12", lambda: cluster_rows.bench_cluster(q, Row)),
     ]
     if args.rows:
         wanted = {r.strip() for r in args.rows.split(",")}

@@ -31,9 +31,11 @@ ROWS = {
     "9": "Moons MLP landscape 101² (train+val): first preview / full",
     "10": "Peak memory of a 401² landscape (digits MLP)",
     "11": "User CNN on digits, 31² slice: vmap-batched vs per-point torch",
+    "12": "Digits MLP landscape 101² on 2 local Dask workers vs one process",
 }
-#: rows that run only with an optional extra installed (8c, 11: torch)
+#: rows that run only with an optional extra installed (8c, 11: torch; 12: cluster)
 OPTIONAL = {"8c", "11"}
+CLUSTER_ROWS = {"12"}
 NUMERIC = ("ours", "alternative", "ratio", "target_value")
 
 
@@ -51,6 +53,10 @@ def test_quick_benchmark_runs_every_row(tmp_path):
         optional_missing: set[str] = set()
     except ImportError:
         optional_missing = set(OPTIONAL)
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        optional_missing |= CLUSTER_ROWS
     expected = set(ROWS) - optional_missing
     for rid in expected:
         assert f"{rid} {ROWS[rid]}" in proc.stdout, f"row {rid} missing from the table"

@@ -123,13 +123,15 @@ class ClusterConnection:
         return cls(client)
 
     @classmethod
-    def start_local(cls, workers: int, threads_per_worker: int = 1,
-                    dashboard: bool = True) -> ClusterConnection:
-        """Start ``workers`` worker processes on this machine (loopback only)."""
+    def start_local(cls, workers: int, threads_per_worker: int = 1, dashboard: bool = True,
+                    numpy_threads: int | None = None) -> ClusterConnection:
+        """Start ``workers`` worker processes on this machine (loopback only).
+
+        Each evaluates with ``numpy_threads`` threads (default: the processes share
+        the cores between them)."""
         workers = check_workers(workers)
         distributed = _distributed()
-        # numpy's own threads: the worker processes share the cores between them
-        per = max(1, usable_cpus() // workers)
+        per = numpy_threads or max(1, usable_cpus() // workers)
         env = {THREADS_ENV: str(per), "OMP_NUM_THREADS": str(per)}
         try:
             cluster = distributed.LocalCluster(

@@ -129,6 +129,34 @@ _slices_lock = threading.Lock()
 builds = 0
 
 
+#: glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_malloc_tuned = False
+
+
+def _tune_malloc() -> None:
+    """Undo, in this worker process, Dask's MALLOC_TRIM_THRESHOLD_=65536.
+
+    Setting that variable also fixes glibc's mmap threshold at 128 KiB, so every
+    chunk's activation buffers are fresh mmap'd pages, faulted in and unmapped
+    again: the same evaluation ran 35-45 % slower in a Dask worker than in the app
+    (measured on the digits MLP). Larger thresholds keep those buffers in the heap.
+    """
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to undo
+        pass
+
+
 def worker_slice(recipe: SliceRecipe) -> NetworkSlice:
     """The slice of a recipe, built once per process and kept (loading a model file is
     costly: it is user code that may read weights and a dataset)."""
@@ -138,6 +166,7 @@ def worker_slice(recipe: SliceRecipe) -> NetworkSlice:
         if found is not None:
             _slices.move_to_end(recipe.digest)
             return found
+        _tune_malloc()
         built = build_slice(recipe)
         builds += 1
         _slices[recipe.digest] = built
