@@ -519,7 +519,8 @@ def _evaluate_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int]
         stats = ClusterRunStats()
         gen = iter_cluster_surface(cluster, nslice, xrange, yrange, grid, ns.dtype,
                                    state=state, tile=ns.tile, stats=stats,
-                                   partial_every_s=CHECKPOINT_S)
+                                   partial_every_s=CHECKPOINT_S,
+                                   device=getattr(ns, "worker_device", None))
     else:
         gen = iter_network_surface(nslice, xrange, yrange, grid, ns.dtype, state=state)
     xs, ys = np.linspace(*xrange, nx), np.linspace(*yrange, ny)
@@ -618,8 +619,13 @@ def cmd_torch_landscape(ns: argparse.Namespace, grid: tuple[int, int], method: s
             print(exc.details, file=sys.stderr, end="")
         hint = "" if ns.traceback or not exc.details else " (--traceback shows where)"
         raise CLIError("--torch-script", f"{_one_line(exc)}{hint}") from None
+    # on a cluster the workers evaluate on --device; this machine (a login node without
+    # a GPU, say) only draws the directions, on the CPU
+    on_cluster = ns.scheduler is not None or ns.workers is not None
+    ns.worker_device = ns.device if on_cluster else None
     try:
-        network = TorchNetwork(mf, device=ns.device, bn_mode=ns.bn_mode)
+        network = TorchNetwork(mf, device="cpu" if on_cluster else ns.device,
+                               bn_mode=ns.bn_mode)
         theta = network.theta0()
         dspec = DirectionSpec(method=method, seed=dseed, bias=bias,
                               orthogonalize=bool(ns.orthogonalize))

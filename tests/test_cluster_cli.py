@@ -231,3 +231,23 @@ def test_model_file_failing_on_the_workers(capsys, tmp_path) -> None:
     line = [ln for ln in err.splitlines() if "error" in ln][-1]
     assert "--workers: a worker failed: running model.py raised RuntimeError: no GPU driver " \
            "on this node; run the same command again to continue" in line, err
+
+
+def test_cuda_is_asked_of_the_workers_not_of_this_machine(capsys, tmp_path) -> None:
+    needs_cluster()
+    torch = pytest.importorskip("torch", reason="--torch-script needs PyTorch (the torch extra)")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the workers would use it")
+    path = tmp_path / "model.py"
+    path.write_text(MODEL)
+    out = tmp_path / "o.npz"
+    # this machine draws the directions on its CPU; the workers are asked for CUDA
+    code, _, err = run(capsys, "landscape", "--torch-script", str(path), "--grid", "9",
+                       "--device", "cuda", "--workers", "1", "--out", str(out))
+    assert code == 2
+    assert "--workers: a worker failed: device 'cuda' asked for, but torch sees no CUDA " \
+           "device" in err, err
+    # without a cluster the same request fails here, before any work
+    code, _, err = run(capsys, "landscape", "--torch-script", str(path), "--grid", "9",
+                       "--device", "cuda", "--out", str(out))
+    assert code == 2 and "--device: device 'cuda' asked for" in err, err

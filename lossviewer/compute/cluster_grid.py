@@ -118,7 +118,8 @@ def iter_cluster_surface(connection: ClusterConnection, network_slice: NetworkSl
                          xrange: tuple[float, float], yrange: tuple[float, float],
                          resolution: int | tuple[int, int], dtype: str | None = None,
                          state: GridState | None = None, tile: int | None = None,
-                         stats: ClusterRunStats | None = None, partial_every_s: float = 0.5
+                         stats: ClusterRunStats | None = None, partial_every_s: float = 0.5,
+                         device: str | None = None
                          ) -> Generator[tuple[int, int] | NetworkSurface, None, NetworkSurface]:
     """Evaluate the four layers on the grid on a cluster; yields like iter_network_surface.
 
@@ -126,7 +127,8 @@ def iter_cluster_surface(connection: ClusterConnection, network_slice: NetworkSl
     NetworkSurface at most every ``partial_every_s`` when new results came in
     (its ``done`` mask says which points are computed). Closing the generator
     cancels what is still queued. ClusterError when a task fails or the cluster
-    is lost; ``state`` then holds every point finished before.
+    is lost; ``state`` then holds every point finished before. ``device``: where
+    the workers evaluate a user's torch model (default: where this slice does).
     """
     try:
         from distributed import as_completed
@@ -147,7 +149,7 @@ def iter_cluster_surface(connection: ClusterConnection, network_slice: NetworkSl
     stats.tile = tile
     layers, done = state.layers, state.done
     splits = tuple(s for s in SPLITS if network_slice.has_split(s))
-    recipe = recipe_for(network_slice.with_dtype(dt))
+    recipe = recipe_for(network_slice.with_dtype(dt), device=device)
     total = nx * ny
     meta = {"kind": "network", "xrange": (x0, x1), "yrange": (y0, y1), "resolution": (nx, ny),
             "dtype": dt, "slice": network_slice.describe(),

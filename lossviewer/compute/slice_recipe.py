@@ -72,8 +72,11 @@ def _digest(recipe: SliceRecipe) -> str:
     return h.hexdigest()[:32]
 
 
-def recipe_for(network_slice: NetworkSlice) -> SliceRecipe:
-    """The recipe of a slice; ValueError for one that cannot be evaluated elsewhere."""
+def recipe_for(network_slice: NetworkSlice, device: str | None = None) -> SliceRecipe:
+    """The recipe of a slice; ValueError for one that cannot be evaluated elsewhere.
+
+    ``device`` overrides where the workers evaluate a user's torch model (the
+    machine that draws the directions may have no GPU while the workers do)."""
     net = network_slice.network
     d = network_slice.directions
     if isinstance(net, Network):
@@ -87,7 +90,8 @@ def recipe_for(network_slice: NetworkSlice) -> SliceRecipe:
             raise ValueError(f"cannot read the model file {path}: "
                              f"{exc.strerror or exc}") from None
         recipe = SliceRecipe(MODEL_FILE, d, network_slice.dtype, script=path,
-                             script_sha256=sha, device=net.device, bn_mode=net.bn_mode)
+                             script_sha256=sha, device=device or net.device,
+                             bn_mode=net.bn_mode)
     else:
         raise ValueError("this landscape is a stored grid (read from a file): there is no "
                          "model to evaluate on a cluster")
