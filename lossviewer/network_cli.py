@@ -497,6 +497,12 @@ def _compute_surface(ns: argparse.Namespace, nslice: Any, grid: tuple[int, int],
                                  (xrange, yrange, ext, progress_path))
     finally:
         if cluster is not None:
+            import logging
+
+            # the command is ending: a lost scheduler's reconnect loop, cancelled by the
+            # close, would otherwise print Dask's tracebacks after our one-line message
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
             cluster.close()
 
 

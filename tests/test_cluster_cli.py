@@ -251,3 +251,54 @@ def test_cuda_is_asked_of_the_workers_not_of_this_machine(capsys, tmp_path) -> N
     code, _, err = run(capsys, "landscape", "--torch-script", str(path), "--grid", "9",
                        "--device", "cuda", "--out", str(out))
     assert code == 2 and "--device: device 'cuda' asked for" in err, err
+
+
+@pytest.mark.slow
+def test_lost_scheduler_keeps_the_tiles_and_another_cluster_finishes(tmp_path) -> None:
+    needs_cluster()
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    py = sys.executable
+    sched = subprocess.Popen([py, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                              "--port", str(port), "--no-dashboard"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([py, "-m", "distributed.cli.dask_worker", address,
+                               "--nthreads", "1", "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    part = tmp_path / "part.npz"
+    try:
+        proc = subprocess.Popen(_cmd(*SLOW, "--scheduler", address, "--tile", "4", out=part),
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            done = _done(part)
+            if done is not None and 0 < done.sum() < GRID * GRID // 2:
+                break
+            time.sleep(0.05)
+        sched.kill()  # the scheduler's machine goes away
+        _, err = proc.communicate(timeout=120)
+    finally:
+        for p in (sched, worker):
+            p.kill()
+            p.wait(timeout=30)
+    assert proc.returncode == 2, err
+    assert err.strip().splitlines()[-1].startswith(
+        "lossviewer: error: --scheduler: lost the connection to the scheduler; the finished "
+        "tiles are kept; run the same command again to continue"), err
+    assert "Traceback" not in err, err
+    done = _done(part)
+    assert done is not None and 0 < done.sum() < GRID * GRID
+    finished = int(done.sum())
+    # finished on a local cluster instead (the run key ignores where it runs)
+    proc = subprocess.run(_cmd(*SLOW, "--workers", "2", out=part), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{finished:,} of {GRID * GRID:,} grid points already done" in proc.stderr
+    ref = tmp_path / "ref.npz"
+    assert main([*SLOW, "--out", str(ref)]) == 0
+    assert_same_file(part, ref)

@@ -201,6 +201,10 @@ class ClusterConnection:
             if self._cluster is not None:
                 self._cluster.close()
 
+    def lost(self) -> bool:
+        """Whether the client has lost its scheduler (it is reconnecting or closed)."""
+        return self._closed or self.client.status not in ("running", "newly-created")
+
     def __enter__(self) -> ClusterConnection:
         return self
 

@@ -95,6 +95,19 @@ def evaluate_points(recipe: SliceRecipe, splits: tuple[str, ...], a: NDArray, b:
     return out
 
 
+def _connection_lost(connection: ClusterConnection, exc: BaseException) -> bool:
+    """Whether a failed fetch means the scheduler is gone (a closed stream to it, or the
+    client noticing within a moment)."""
+    if type(exc).__name__ in ("CommClosedError", "StreamClosedError") or isinstance(exc, OSError):
+        return True
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        if connection.lost():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -202,8 +215,9 @@ def iter_cluster_surface(connection: ClusterConnection, network_slice: NetworkSl
             finished = queue.next_batch(block=False)
             for f in finished:
                 if f.status == "cancelled":
-                    raise ClusterError("the cluster cancelled the work (was the scheduler "
-                                       "restarted?); the finished tiles are kept")
+                    why = ("lost the connection to the scheduler" if connection.lost()
+                           else "the cluster cancelled the work (was it restarted?)")
+                    raise ClusterError(f"{why}; the finished tiles are kept")
                 if f.status == "error":
                     raise _task_error(f)
                 if f.status != "finished":
@@ -214,8 +228,11 @@ def iter_cluster_surface(connection: ClusterConnection, network_slice: NetworkSl
                 try:
                     res = f.result(timeout=30)
                 except Exception as exc:  # noqa: BLE001 - lost while fetching
+                    if _connection_lost(connection, exc):
+                        raise ClusterError("lost the connection to the scheduler; the "
+                                           "finished tiles are kept") from None
                     raise ClusterError(f"lost a finished tile's result ({type(exc).__name__}: "
-                                       f"{exc})") from None
+                                       f"{exc}); the finished tiles are kept") from None
                 j, i = where.pop(f)
                 for split in splits:
                     layers[f"{split}_loss"][j, i] = res[f"{split}_loss"]

@@ -155,6 +155,10 @@ class ClusterController(QObject):
             return
         self.state_changed.emit(True, self.describe())
 
+    def lost(self) -> bool:
+        """Whether the connected cluster's scheduler is gone."""
+        return self.connection is not None and self.connection.lost()
+
     def disconnect(self) -> None:
         """Forget the cluster (a local one is shut down, in the background)."""
         self._attempt += 1

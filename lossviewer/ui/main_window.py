@@ -496,6 +496,11 @@ class MainWindow(QMainWindow):
 
     def _on_failed(self, message: str) -> None:
         first = message.split("\n", 1)[0]
+        if first.startswith("ClusterError: "):
+            first = "Cluster: " + first[len("ClusterError: "):]
+            if self.cluster.lost():  # compute here again, say why; F5 recomputes
+                self.cluster.disconnect()
+                first += ". Landscapes are computed on this machine again (F5 recomputes)"
         self.report_error(f"Computation failed: {first}")
         if self._failure_box is None:  # one box, updated, instead of a stack of them
             self._failure_box = QMessageBox(QMessageBox.Icon.Warning, "Computation failed", "",

@@ -158,3 +158,52 @@ def _alive(pid: int) -> bool:
             return fh.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_a_lost_scheduler_is_explained_and_the_window_computes_here_again(window, qtbot):
+    pytest.importorskip("distributed", reason="needs the 'cluster' extra (Dask)")
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    sched = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                              "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                               "--nthreads", "1", "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        dialog = window.cluster.show_dialog()
+        dialog.remote_choice.setChecked(True)
+        dialog.address.setText(address)
+        dialog.connect_button.click()
+        qtbot.waitUntil(lambda: window.cluster.connection is not None, timeout=60_000)
+        assert not window.cluster.connection.local
+        assert f"scheduler {address}: 1 worker" in dialog.status.text()
+        window.scene.set_network_settings(**{**SMALL, "hidden": (32, 32), "samples": 600})
+        window.network_dock.compute_button.click()
+        qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network, timeout=60_000)
+        _settle(window, qtbot)
+        window.scene.set_landscape(resolution=201)
+        qtbot.waitUntil(lambda: window.surface_runner.busy, timeout=30_000)
+        qtbot.wait(1500)
+        sched.kill()  # the scheduler's machine goes away mid-grid
+        qtbot.waitUntil(lambda: "lost the connection" in window.status_label.text(),
+                        timeout=60_000)
+    finally:
+        for p in (sched, worker):
+            p.kill()
+            p.wait(timeout=30)
+    assert "computed on this machine again" in window.status_label.text()
+    assert window.cluster.connection is None and window.cluster.engine is None
+    assert window._failure_box is not None and window._failure_box.isVisible()
+    window._failure_box.close()
+    # F5: the same grid, computed here
+    window.recompute()
+    _settle(window, qtbot)
+    Z = window.scene.surface.surface.Z
+    assert Z.shape == (201, 201) and np.all(np.isfinite(Z))
