@@ -302,3 +302,19 @@ def test_lost_scheduler_keeps_the_tiles_and_another_cluster_finishes(tmp_path) -
     ref = tmp_path / "ref.npz"
     assert main([*SLOW, "--out", str(ref)]) == 0
     assert_same_file(part, ref)
+
+
+def test_an_unseeded_model_file_is_refused_by_the_workers(capsys, tmp_path) -> None:
+    needs_cluster()
+    pytest.importorskip("torch", reason="--torch-script needs PyTorch (the torch extra)")
+    # data drawn without a seed: every process that runs the file gets other data, so a
+    # worker's grid would silently belong to another dataset
+    path = tmp_path / "model.py"
+    path.write_text(MODEL.replace("g = torch.Generator().manual_seed(1)",
+                                  "g = torch.Generator()\n    g.seed()"))
+    out = tmp_path / "o.npz"
+    code, _, err = run(capsys, "landscape", "--torch-script", str(path), "--grid", "9",
+                       "--workers", "1", "--out", str(out))
+    assert code == 2
+    assert "--workers: a worker failed: running model.py on this worker gives other data or " \
+           "model buffers" in err and "seed its random numbers" in err, err

@@ -38,6 +38,9 @@ class SliceRecipe:
     #: model file: where it is on the workers, its SHA-256, and how to evaluate it
     script: str = ""
     script_sha256: str = ""
+    #: SHA-256 of what running the file gave here (its data and the model's buffers):
+    #: a worker whose run of it differs (an unseeded split, other weights) refuses
+    outcome_sha256: str = ""
     device: str = "cpu"
     bn_mode: str = "eval"
     digest: str = field(default="", compare=False)
@@ -62,7 +65,7 @@ def _digest(recipe: SliceRecipe) -> str:
     for arr in (d.center, d.d1, d.d2):
         h.update(np.ascontiguousarray(arr, np.float64).tobytes())
     h.update(repr((recipe.kind, recipe.dtype, recipe.script, recipe.script_sha256,
-                   recipe.device, recipe.bn_mode)).encode())
+                   recipe.outcome_sha256, recipe.device, recipe.bn_mode)).encode())
     if recipe.kind == BUILTIN:
         ds = recipe.dataset
         h.update(repr((ds.name, sorted(ds.params.items()), recipe.network.spec,
@@ -90,7 +93,8 @@ def recipe_for(network_slice: NetworkSlice, device: str | None = None) -> SliceR
             raise ValueError(f"cannot read the model file {path}: "
                              f"{exc.strerror or exc}") from None
         recipe = SliceRecipe(MODEL_FILE, d, network_slice.dtype, script=path,
-                             script_sha256=sha, device=device or net.device,
+                             script_sha256=sha, outcome_sha256=model_file_outcome(
+                                 net.model_file), device=device or net.device,
                              bn_mode=net.bn_mode)
     else:
         raise ValueError("this landscape is a stored grid (read from a file): there is no "
@@ -117,12 +121,44 @@ def build_slice(recipe: SliceRecipe) -> NetworkSlice:
                              "the landscape was started with; copy the same file to every "
                              "worker")
     mf = load_model_file(path)
+    if recipe.outcome_sha256 and model_file_outcome(mf) != recipe.outcome_sha256:
+        raise ModelFileError(f"running {os.path.basename(path)} on this worker gives other "
+                             "data or model buffers (batch-norm statistics) than where the "
+                             "landscape was started; make the file deterministic (seed its "
+                             "random numbers, load fixed weights and data)")
     network = TorchNetwork(mf, device=recipe.device, bn_mode=recipe.bn_mode)
     if network.n_params != recipe.directions.center.size:
         raise ModelFileError(f"the model from {os.path.basename(path)} has "
                              f"{network.n_params:,} parameters on this worker, the plane "
                              f"{recipe.directions.center.size:,}")
     return NetworkSlice(ModelFileData(mf), network, recipe.directions, None, dtype=recipe.dtype)
+
+
+def model_file_outcome(model_file: Any) -> str:
+    """SHA-256 of a loaded model file's data batches and its module's buffers.
+
+    The plane (weights) travels with the recipe, but each worker runs the file for
+    its data and buffers; this says whether it got the same ones.
+    """
+    h = hashlib.sha256()
+
+    def add(tensor: Any) -> None:
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        try:
+            h.update(t.numpy().tobytes())
+        except TypeError:  # bfloat16 and friends have no numpy dtype
+            h.update(t.float().numpy().tobytes())
+
+    for split, batches in (("train", model_file.train), ("val", model_file.val or ())):
+        h.update(split.encode())
+        for X, y in batches:
+            add(X)
+            add(y)
+    for name, buf in model_file.module.named_buffers():
+        h.update(name.encode())
+        add(buf)
+    return h.hexdigest()[:32]
 
 
 #: slices a worker process keeps (a few: a cluster may serve several landscapes)

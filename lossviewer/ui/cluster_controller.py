@@ -121,6 +121,9 @@ class ClusterController(QObject):
             except Exception as exc:  # noqa: BLE001 - shown to the user, never silent
                 self._connected.emit((attempt, None), f"{type(exc).__name__}: {exc}")
             else:
+                if attempt != self._attempt:  # given up meanwhile (or the app quits)
+                    conn.close()
+                    return
                 self._connected.emit((attempt, conn), "")
 
         threading.Thread(target=run, name="lossviewer-cluster-connect", daemon=True).start()

@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
         self.session = SessionController(self, self.scene, interactive=persist_layout)
         self.exports = ExportController(self)
         self.cluster = ClusterController(self)
+        self._grid_engine = None  # the cluster the last network grid was sent to
         self.cluster.state_changed.connect(self._on_cluster_state)
         self.presentation = PresentationMode(self)
         self.session.changed.append(self._update_title)
@@ -465,6 +466,9 @@ class MainWindow(QMainWindow):
         self._error_timer.start()
 
     def _on_cluster_state(self, connected: bool, text: str) -> None:
+        if (self._grid_engine is not None and self.cluster.engine is None
+                and self.surface_runner.busy):
+            self._request_surface()  # the cluster went away under a grid: go on here
         self._cluster_use.setEnabled(connected)
         self._cluster_off.setEnabled(connected or self.cluster.connecting)
         engine = self.cluster.engine is not None
@@ -628,9 +632,9 @@ class MainWindow(QMainWindow):
         s = self.scene.landscape_settings
         rev = self.scene.landscape_revision
         self._surface_revision_requested = rev
+        self._grid_engine = self.cluster.engine if s.is_network else None
         req = SurfaceRequest.create(s.spec(), None, s.xrange, s.yrange, s.resolution, rev,
-                                    s.layer, cluster=self.cluster.engine if s.is_network
-                                    else None)
+                                    s.layer, cluster=self._grid_engine)
         self.surface_runner.submit(surface_job, req)
         self._update_stale_note()
 

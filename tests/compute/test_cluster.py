@@ -296,3 +296,34 @@ def test_a_worker_keeps_few_slices(digits_slice) -> None:
     assert slice_recipe.worker_slice(recipes[2]) is first
     assert len(slice_recipe._slices) <= slice_recipe.KEPT_SLICES
     slice_recipe._slices.clear()
+
+
+def test_model_file_recipe_checks_the_file_on_the_worker(tmp_path) -> None:
+    pytest.importorskip("torch", reason="model files need PyTorch (the torch extra)")
+    from lossviewer.compute.model_file import ModelFileError
+    from lossviewer.compute.network_jobs import ModelFileRequest, model_file_job
+
+    path = tmp_path / "model.py"
+    path.write_text(
+        "import torch\n"
+        "def model():\n"
+        "    torch.manual_seed(0)\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(),"
+        " torch.nn.Linear(4, 2))\n"
+        "def data():\n"
+        "    g = torch.Generator().manual_seed(0)\n"
+        "    return torch.randn(30, 2, generator=g), torch.randint(0, 2, (30,), generator=g)\n")
+    result = drive(model_file_job(ModelFileRequest(str(path), dtype="float64")))[0]
+    recipe = recipe_for(result.network_slice)
+    assert recipe.kind == "model-file" and recipe.script == str(path)
+    rebuilt = build_slice(recipe)  # what a worker does: runs the file, checks it
+    a, b = np.array([0.1, -0.3]), np.array([0.2, 0.5])
+    np.testing.assert_allclose(rebuilt.evaluator("train", "float64").evaluate(a, b)[0],
+                               result.network_slice.evaluator("train", "float64")
+                               .evaluate(a, b)[0], rtol=1e-12)
+    path.write_text(path.read_text() + "# edited\n")
+    with pytest.raises(ModelFileError, match="differs from the one the landscape was started"):
+        build_slice(recipe)
+    path.unlink()
+    with pytest.raises(ModelFileError, match="is not on this worker"):
+        build_slice(recipe)

@@ -15,6 +15,7 @@ below.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,18 @@ SCHED_CASES: list[tuple[str, str, float, int, dict[str, Any]]] = [
 ]
 
 
+
+@contextlib.contextmanager
+def _float64_default(torch):
+    """float64 tensors by default inside, the previous default restored after (a float64
+    default leaking into later tests changes what their torch code computes)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
 def gradient_sequence() -> tuple[np.ndarray, np.ndarray]:
     """(start (3, 2), grads (N_STEPS, 3, 2)): rows of very different scales, some zeros."""
     rng = np.random.default_rng(SEED)
@@ -235,7 +248,12 @@ def torch_schedule(name: str, lr: float, steps: int, params: dict[str, Any]) -> 
     """The lr torch uses at steps 0 … steps-1."""
     import torch
 
-    torch.set_default_dtype(torch.float64)
+    with _float64_default(torch):
+        return _torch_schedule(torch, name, lr, steps, params)
+
+
+def _torch_schedule(torch: Any, name: str, lr: float, steps: int,
+                    params: dict[str, Any]) -> np.ndarray:
     w = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([w], lr=lr)
     sched = _torch_scheduler(torch, opt, lr, steps, {"name": name, **params})
@@ -272,7 +290,13 @@ def torch_trajectory(
     """(params after each step (N+1, B, D) including the start, lr of each step (N,))."""
     import torch
 
-    torch.set_default_dtype(torch.float64)
+    with _float64_default(torch):
+        return _torch_trajectory(torch, optimizer, hyper, schedule, start, grads)
+
+
+def _torch_trajectory(torch: Any, optimizer: str, hyper: dict[str, Any],
+                      schedule: dict[str, Any] | None, start: np.ndarray,
+                      grads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cls = getattr(torch.optim, _TORCH_CLASS[optimizer])
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}
     p = torch.tensor(start, dtype=torch.float64, requires_grad=True)

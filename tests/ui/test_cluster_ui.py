@@ -207,3 +207,22 @@ def test_a_lost_scheduler_is_explained_and_the_window_computes_here_again(window
     _settle(window, qtbot)
     Z = window.scene.surface.surface.Z
     assert Z.shape == (201, 201) and np.all(np.isfinite(Z))
+
+
+def test_disconnecting_mid_grid_finishes_it_here(window, qtbot):
+    pytest.importorskip("distributed", reason="needs the 'cluster' extra (Dask)")
+    _connect_local(window, qtbot)
+    window.scene.set_network_settings(**{**SMALL, "hidden": (32, 32), "samples": 600})
+    window.network_dock.compute_button.click()
+    qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network, timeout=60_000)
+    _settle(window, qtbot)
+    window.scene.set_landscape(resolution=151)
+    qtbot.waitUntil(lambda: window.surface_runner.busy, timeout=30_000)
+    qtbot.wait(500)
+    window._cluster_off.trigger()
+    assert window.surface_runner.busy  # started again, here
+    _settle(window, qtbot)
+    Z = window.scene.surface.surface.Z
+    assert Z.shape == (151, 151) and np.all(np.isfinite(Z))
+    assert window._failure_box is None or not window._failure_box.isVisible()
+    assert "failed" not in window.status_label.text()
