@@ -8,7 +8,6 @@ tests run.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -20,8 +19,7 @@ import numpy as np
 import pytest
 
 from lossviewer.cli import main
-from lossviewer.io.network_files import read_progress
-from tests.test_torch_cli import read_npz
+from tests.test_torch_cli import _progress, read_npz
 
 LAYER_NAMES = ("train_loss", "train_acc", "val_loss", "val_acc")
 BASE = ("landscape", "--dataset", "digits", "--samples", "300", "--model", "mlp:16",
@@ -135,14 +133,7 @@ def _cmd(*argv: str, out) -> list[str]:
 
 
 def _done(path):
-    if not os.path.exists(path):
-        return None
-    try:
-        meta, _ = read_npz(path)
-    except (OSError, ValueError, KeyError):
-        return None
-    complete, _, done = read_progress(path, meta.get("run_key", ""))
-    return None if complete else done
+    return _progress(path, GRID)
 
 
 @pytest.mark.slow
@@ -256,21 +247,10 @@ def test_cuda_is_asked_of_the_workers_not_of_this_machine(capsys, tmp_path) -> N
 @pytest.mark.slow
 def test_lost_scheduler_keeps_the_tiles_and_another_cluster_finishes(tmp_path) -> None:
     needs_cluster()
-    import socket
+    from tests.dask_processes import scheduler_and_worker
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
-    py = sys.executable
-    sched = subprocess.Popen([py, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                              "--port", str(port), "--no-dashboard"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([py, "-m", "distributed.cli.dask_worker", address,
-                               "--nthreads", "1", "--no-dashboard"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     part = tmp_path / "part.npz"
-    try:
+    with scheduler_and_worker() as (address, sched):
         proc = subprocess.Popen(_cmd(*SLOW, "--scheduler", address, "--tile", "4", out=part),
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
@@ -282,10 +262,6 @@ def test_lost_scheduler_keeps_the_tiles_and_another_cluster_finishes(tmp_path) -
             time.sleep(0.05)
         sched.kill()  # the scheduler's machine goes away
         _, err = proc.communicate(timeout=120)
-    finally:
-        for p in (sched, worker):
-            p.kill()
-            p.wait(timeout=30)
     assert proc.returncode == 2, err
     assert err.strip().splitlines()[-1].startswith(
         "lossviewer: error: --scheduler: lost the connection to the scheduler; the finished "

@@ -292,7 +292,7 @@ def _lossviewer(*argv: str, out) -> list[str]:
     return [sys.executable, "-m", "lossviewer", *argv, "--out", str(out)]
 
 
-def _progress(path):
+def _progress(path, grid: int = RESUME_GRID):
     """The done mask of a partial file (None: no file, or not readable as one yet)."""
     if not os.path.exists(path):
         return None
@@ -301,7 +301,7 @@ def _progress(path):
     except (OSError, ValueError, KeyError):
         return None
     complete, _, done = read_progress(path, meta.get("run_key", ""))
-    return np.ones((RESUME_GRID, RESUME_GRID), bool) if complete else done
+    return np.ones((grid, grid), bool) if complete else done
 
 
 def _finished(cmd: list[str], cwd) -> subprocess.CompletedProcess:

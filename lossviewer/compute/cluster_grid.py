@@ -31,13 +31,12 @@ from numpy.typing import NDArray
 from lossviewer.compute import slice_recipe
 from lossviewer.compute.cluster import ClusterConnection, ClusterError, cluster_hint
 from lossviewer.compute.slice_recipe import SliceRecipe, recipe_for, worker_slice
-from lossviewer.core.grid import check_range
 from lossviewer.core.network_landscape import (
     SPLITS,
+    GridPlan,
     GridState,
     NetworkSlice,
     NetworkSurface,
-    check_grid,
     preview_strides,
 )
 
@@ -147,16 +146,9 @@ def iter_cluster_surface(connection: ClusterConnection, network_slice: NetworkSl
         from distributed import as_completed
     except ImportError:
         raise ClusterError(cluster_hint()) from None
-    nx, ny = check_grid(resolution)
-    x0, x1 = check_range(*xrange, what="x range")
-    y0, y1 = check_range(*yrange, what="y range")
-    dt = dtype or network_slice.dtype
-    xs, ys = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
-    if state is None:
-        state = GridState.empty(nx, ny)
-    elif state.done.shape != (ny, nx):
-        raise ValueError(f"the saved progress is for a {state.done.shape[1]}×"
-                         f"{state.done.shape[0]} grid, not {nx}×{ny}")
+    plan = GridPlan.create(network_slice, xrange, yrange, resolution, dtype, state)
+    nx, ny, xs, ys, dt, meta = plan.nx, plan.ny, plan.xs, plan.ys, plan.dtype, plan.meta
+    state = plan.state
     stats = stats if stats is not None else ClusterRunStats()
     tile = check_tile(tile) if tile is not None else default_tile(nx, ny)
     stats.tile = tile
@@ -164,9 +156,6 @@ def iter_cluster_surface(connection: ClusterConnection, network_slice: NetworkSl
     splits = tuple(s for s in SPLITS if network_slice.has_split(s))
     recipe = recipe_for(network_slice.with_dtype(dt), device=device)
     total = nx * ny
-    meta = {"kind": "network", "xrange": (x0, x1), "yrange": (y0, y1), "resolution": (nx, ny),
-            "dtype": dt, "slice": network_slice.describe(),
-            "axis_labels": list(network_slice.directions.labels)}
     preview = preview_strides(nx, ny)[0]
 
     # what to send: the coarse lattice in a few batches, then tiles (only undone points)

@@ -438,6 +438,38 @@ class GridState:
         return int(self.done.sum())
 
 
+@dataclass(frozen=True, eq=False)
+class GridPlan:
+    """A network grid's checked sizes and ranges, coordinates, progress and metadata
+    (what every way of evaluating it, here or on a cluster, starts from)."""
+
+    nx: int
+    ny: int
+    xs: NDArray[np.float64]
+    ys: NDArray[np.float64]
+    dtype: str
+    state: GridState
+    meta: dict[str, Any]
+
+    @classmethod
+    def create(cls, network_slice: NetworkSlice, xrange: tuple[float, float],
+               yrange: tuple[float, float], resolution: int | tuple[int, int],
+               dtype: str | None = None, state: GridState | None = None) -> GridPlan:
+        nx, ny = check_grid(resolution)
+        x0, x1 = check_range(*xrange, what="x range")
+        y0, y1 = check_range(*yrange, what="y range")
+        dt = dtype or network_slice.dtype
+        if state is None:
+            state = GridState.empty(nx, ny)
+        elif state.done.shape != (ny, nx):
+            raise ValueError(f"the saved progress is for a {state.done.shape[1]}×"
+                             f"{state.done.shape[0]} grid, not {nx}×{ny}")
+        meta = {"kind": "network", "xrange": (x0, x1), "yrange": (y0, y1),
+                "resolution": (nx, ny), "dtype": dt, "slice": network_slice.describe(),
+                "axis_labels": list(network_slice.directions.labels)}
+        return cls(nx, ny, np.linspace(x0, x1, nx), np.linspace(y0, y1, ny), dt, state, meta)
+
+
 def iter_network_surface(network_slice: NetworkSlice, xrange: tuple[float, float],
                          yrange: tuple[float, float], resolution: int | tuple[int, int],
                          dtype: str | None = None, state: GridState | None = None
@@ -451,24 +483,13 @@ def iter_network_surface(network_slice: NetworkSlice, xrange: tuple[float, float
     ``state`` (filled in place) lets a caller save progress and resume: points it
     marks done are not computed again.
     """
-    nx, ny = check_grid(resolution)
-    x0, x1 = check_range(*xrange, what="x range")
-    y0, y1 = check_range(*yrange, what="y range")
-    dt = dtype or network_slice.dtype
-    xs, ys = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
-    if state is None:
-        state = GridState.empty(nx, ny)
-    elif state.done.shape != (ny, nx):
-        raise ValueError(f"the saved progress is for a {state.done.shape[1]}×"
-                         f"{state.done.shape[0]} grid, not {nx}×{ny}")
-    layers, done = state.layers, state.done
+    plan = GridPlan.create(network_slice, xrange, yrange, resolution, dtype, state)
+    nx, ny, xs, ys, dt, meta = plan.nx, plan.ny, plan.xs, plan.ys, plan.dtype, plan.meta
+    layers, done = plan.state.layers, plan.state.done
     splits = [s for s in SPLITS if network_slice.has_split(s)]
     evs = {s: network_slice.evaluator(s, dt) for s in splits}
     total = nx * ny
     count = int(done.sum())
-    meta = {"kind": "network", "xrange": (x0, x1), "yrange": (y0, y1), "resolution": (nx, ny),
-            "dtype": dt, "slice": network_slice.describe(),
-            "axis_labels": list(network_slice.directions.labels)}
     # a few chunks per call: the evaluator spreads them over the cores
     step = max(ev.chunk_points() for ev in evs.values()) * 2 * worker_count()
     for stride in preview_strides(nx, ny):

@@ -162,21 +162,9 @@ def _alive(pid: int) -> bool:
 
 def test_a_lost_scheduler_is_explained_and_the_window_computes_here_again(window, qtbot):
     pytest.importorskip("distributed", reason="needs the 'cluster' extra (Dask)")
-    import socket
-    import subprocess
-    import sys
+    from tests.dask_processes import scheduler_and_worker
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
-    sched = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
-                              "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
-                               "--nthreads", "1", "--no-dashboard"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with scheduler_and_worker() as (address, sched):
         dialog = window.cluster.show_dialog()
         dialog.remote_choice.setChecked(True)
         dialog.address.setText(address)
@@ -194,10 +182,6 @@ def test_a_lost_scheduler_is_explained_and_the_window_computes_here_again(window
         sched.kill()  # the scheduler's machine goes away mid-grid
         qtbot.waitUntil(lambda: "lost the connection" in window.status_label.text(),
                         timeout=60_000)
-    finally:
-        for p in (sched, worker):
-            p.kill()
-            p.wait(timeout=30)
     assert "computed on this machine again" in window.status_label.text()
     assert window.cluster.connection is None and window.cluster.engine is None
     assert window._failure_box is not None and window._failure_box.isVisible()
