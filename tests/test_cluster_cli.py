@@ -294,3 +294,11 @@ def test_an_unseeded_model_file_is_refused_by_the_workers(capsys, tmp_path) -> N
     assert code == 2
     assert "--workers: a worker failed: running model.py on this worker gives other data or " \
            "model buffers" in err and "seed its random numbers" in err, err
+
+
+def test_the_packaged_app_says_to_use_a_pip_install(monkeypatch) -> None:
+    from lossviewer.compute.cluster import cluster_hint
+
+    assert "pip install 'lossviewer[cluster]'" in cluster_hint()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert cluster_hint().startswith("the packaged LossViewer does not include Dask")
