@@ -413,6 +413,13 @@ def _open_cluster(ns: argparse.Namespace) -> Any:
     if ns.scheduler is None and ns.workers is None:
         return None
     flag = "--scheduler" if ns.scheduler is not None else "--workers"
+    import logging
+
+    import distributed  # noqa: F401 - configures its loggers on import: set ours after
+
+    # Dask logs its connection bookkeeping at INFO, with tracebacks; its warnings (a lost
+    # worker, versions that differ) are worth seeing, the rest is ours to say
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     try:
         if ns.scheduler is not None:
             conn = ClusterConnection.connect(ns.scheduler)

@@ -45,11 +45,6 @@ class SliceRecipe:
     bn_mode: str = "eval"
     digest: str = field(default="", compare=False)
 
-    def describe(self) -> str:
-        if self.kind == MODEL_FILE:
-            return f"{os.path.basename(self.script)} on {self.device}"
-        return f"{self.network.describe()} on {self.dataset.name}"
-
 
 def file_sha256(path: str) -> str:
     h = hashlib.sha256()

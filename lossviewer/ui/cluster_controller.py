@@ -185,6 +185,7 @@ class ClusterController(QObject):
     def show_dialog(self) -> ClusterDialog:
         if self.dialog is None:
             self.dialog = ClusterDialog(self, self._window)
+        self.refresh()  # workers come and go: show how many there are now
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()

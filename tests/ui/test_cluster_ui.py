@@ -92,6 +92,16 @@ def test_local_cluster_fills_the_landscape_tile_by_tile(window, qtbot):
     assert tiles, f"no tile-by-tile preview among {len(previews)} previews"
     assert not np.allclose(tiles[0].surface.Z, ref.layers["train_loss"], rtol=1e-4)
 
+    # workers come and go: reopening the dialog shows how many there are now
+    conn._cluster.scale(3)
+    conn.client.wait_for_workers(3, timeout=60)
+
+    def three() -> bool:
+        window.cluster.show_dialog()
+        return "local cluster: 3 workers" in dialog.status.text()
+
+    qtbot.waitUntil(three, timeout=30_000)
+
     # disconnect: a local cluster is shut down, and grids are computed here again
     window._cluster_off.trigger()
     assert window.cluster.connection is None and window.cluster.engine is None
