@@ -32,6 +32,16 @@ def _connect_local(window, qtbot, workers: int = 2):
     return dialog
 
 
+def _start_a_finer_grid(window, qtbot, resolution: int) -> None:
+    """A network landscape computed, then a finer grid of it started (it takes seconds)."""
+    window.scene.set_network_settings(**{**SMALL, "hidden": (32, 32), "samples": 600})
+    window.network_dock.compute_button.click()
+    qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network, timeout=60_000)
+    _settle(window, qtbot)
+    window.scene.set_landscape(resolution=resolution)
+    qtbot.waitUntil(lambda: window.surface_runner.busy, timeout=30_000)
+
+
 def test_without_the_extra_the_dialog_says_what_to_install(window, qtbot, monkeypatch):
     import lossviewer.ui.cluster_controller as cc
 
@@ -114,12 +124,7 @@ def test_cancel_stops_the_cluster_work(window, qtbot):
     pytest.importorskip("distributed", reason="needs the 'cluster' extra (Dask)")
     _connect_local(window, qtbot)
     conn = window.cluster.connection
-    window.scene.set_network_settings(**{**SMALL, "hidden": (32, 32), "samples": 600})
-    window.network_dock.compute_button.click()
-    qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network, timeout=60_000)
-    _settle(window, qtbot)
-    window.scene.set_landscape(resolution=201)
-    qtbot.waitUntil(lambda: window.surface_runner.busy, timeout=30_000)
+    _start_a_finer_grid(window, qtbot, 201)
     qtbot.waitUntil(lambda: bool(conn.client.processing() and
                                  any(conn.client.processing().values())), timeout=30_000)
     window._escape()  # Esc: cancel
@@ -182,12 +187,7 @@ def test_a_lost_scheduler_is_explained_and_the_window_computes_here_again(window
         qtbot.waitUntil(lambda: window.cluster.connection is not None, timeout=60_000)
         assert not window.cluster.connection.local
         assert f"scheduler {address}: 1 worker" in dialog.status.text()
-        window.scene.set_network_settings(**{**SMALL, "hidden": (32, 32), "samples": 600})
-        window.network_dock.compute_button.click()
-        qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network, timeout=60_000)
-        _settle(window, qtbot)
-        window.scene.set_landscape(resolution=201)
-        qtbot.waitUntil(lambda: window.surface_runner.busy, timeout=30_000)
+        _start_a_finer_grid(window, qtbot, 201)
         qtbot.wait(1500)
         sched.kill()  # the scheduler's machine goes away mid-grid
         qtbot.waitUntil(lambda: "lost the connection" in window.status_label.text(),
@@ -206,12 +206,7 @@ def test_a_lost_scheduler_is_explained_and_the_window_computes_here_again(window
 def test_disconnecting_mid_grid_finishes_it_here(window, qtbot):
     pytest.importorskip("distributed", reason="needs the 'cluster' extra (Dask)")
     _connect_local(window, qtbot)
-    window.scene.set_network_settings(**{**SMALL, "hidden": (32, 32), "samples": 600})
-    window.network_dock.compute_button.click()
-    qtbot.waitUntil(lambda: window.scene.landscape_settings.is_network, timeout=60_000)
-    _settle(window, qtbot)
-    window.scene.set_landscape(resolution=151)
-    qtbot.waitUntil(lambda: window.surface_runner.busy, timeout=30_000)
+    _start_a_finer_grid(window, qtbot, 151)
     qtbot.wait(500)
     window._cluster_off.trigger()
     assert window.surface_runner.busy  # started again, here
